@@ -1,0 +1,290 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_TRANSIENT_RETRIES,
+  MAX_WORKER_DEATHS_PER_TASK,
+  SchedulerState,
+  type TaskSubmission,
+} from '../../scheduler/state/scheduler-state.js';
+import type { Outbox, WorkerState } from '../../scheduler/state/types.js';
+
+const NO_ARGS = new Uint8Array();
+
+function task(key: string, deps: string[] = [], op = 'op', estBytes = 1000): TaskSubmission {
+  return { key, op, args: NO_ARGS, deps, estBytes };
+}
+
+function addWorker(state: SchedulerState, id: string, threads = 1): WorkerState {
+  return state.handleWorkerAdded({ id, name: id, address: `${id}:1`, threads, memoryLimit: 1e9 }, 0);
+}
+
+function assignedKeys(outbox: Outbox, worker: WorkerState): string[] {
+  return (outbox.assign.get(worker) ?? []).map((t) => t.key);
+}
+
+/** Runs every assigned task to completion until the graph is done; returns who ran what. */
+function drain(state: SchedulerState, nbytes = 100, durationMs = 100): Map<string, string> {
+  const ranOn = new Map<string, string>();
+  let now = 1;
+  for (let round = 0; round < 100_000; round++) {
+    const outbox = state.takeOutbox();
+    const work: [WorkerState, string][] = [];
+    for (const [worker, tasks] of outbox.assign) for (const t of tasks) work.push([worker, t.key]);
+    if (work.length === 0) return ranOn;
+    for (const [worker, key] of work) {
+      const t = state.tasks.get(key);
+      if (t?.state !== 'processing' || t.processingOn !== worker) continue;
+      ranOn.set(key, worker.id);
+      state.handleTaskFinished(worker.id, { key, nbytes, durationMs }, now++);
+    }
+  }
+  throw new Error('did not converge');
+}
+
+describe('SchedulerState', () => {
+  it('runs a diamond in dependency order and finishes the job with its outputs', () => {
+    const state = new SchedulerState({ validate: true });
+    const w = addWorker(state, 'w1', 2);
+    state.handleSubmitGraph('job', [task('a'), task('b', ['a']), task('c', ['a']), task('d', ['b', 'c'])], ['d'], 0);
+    let outbox = state.takeOutbox();
+    expect(assignedKeys(outbox, w)).toEqual(['a']);
+    state.handleTaskFinished('w1', { key: 'a', nbytes: 10, durationMs: 5 }, 1);
+    outbox = state.takeOutbox();
+    expect(assignedKeys(outbox, w).sort()).toEqual(['b', 'c']);
+    state.handleTaskFinished('w1', { key: 'b', nbytes: 10, durationMs: 5 }, 2);
+    expect(state.tasks.get('a')!.state).toBe('memory'); // c still needs it
+    state.handleTaskFinished('w1', { key: 'c', nbytes: 10, durationMs: 5 }, 3);
+    outbox = state.takeOutbox();
+    expect(outbox.release.get(w)).toEqual(['a']);
+    expect(assignedKeys(outbox, w)).toEqual(['d']);
+    state.handleTaskFinished('w1', { key: 'd', nbytes: 10, durationMs: 5, meta: new TextEncoder().encode('{"file":"x"}') }, 4);
+    outbox = state.takeOutbox();
+    const finished = outbox.jobEvents.find((e) => e.kind === 'status');
+    expect(finished).toMatchObject({ kind: 'status', jobId: 'job', status: 'finished', done: 4, total: 4 });
+    expect(state.tasks.size).toBe(0);
+    expect(state.jobs.size).toBe(0);
+    expect(outbox.release.get(w)).toEqual(['b', 'c', 'd']);
+  });
+
+  it('reports progress as finished tasks over all tasks', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'w1', 4);
+    state.handleSubmitGraph('job', [task('a'), task('b'), task('c'), task('s', ['a', 'b', 'c'])], ['s'], 0);
+    state.takeOutbox();
+    state.takeProgress();
+    state.handleTaskFinished('w1', { key: 'a', nbytes: 1, durationMs: 1 }, 1);
+    state.handleTaskFinished('w1', { key: 'b', nbytes: 1, durationMs: 1 }, 1);
+    expect(state.takeProgress()).toEqual([{ kind: 'progress', jobId: 'job', done: 2, total: 4 }]);
+    expect(state.takeProgress()).toEqual([]);
+  });
+
+  it('queues root tasks on the scheduler: a worker holds at most ceil(1.1 x threads)', () => {
+    const state = new SchedulerState({ validate: true });
+    const w1 = addWorker(state, 'w1', 2);
+    const w2 = addWorker(state, 'w2', 1);
+    const tasks = Array.from({ length: 50 }, (_, i) => task(`r${i}`, [], 'load'));
+    state.handleSubmitGraph('job', [...tasks, task('sum', tasks.map((t) => t.key))], ['sum'], 0);
+    const outbox = state.takeOutbox();
+    expect(assignedKeys(outbox, w1)).toHaveLength(Math.ceil(1.1 * 2));
+    expect(assignedKeys(outbox, w2)).toHaveLength(Math.ceil(1.1 * 1));
+    expect(state.queuedCount()).toBe(50 - 5);
+    // Priority order: the first tasks go out first.
+    expect([...assignedKeys(outbox, w1), ...assignedKeys(outbox, w2)].sort()).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+    // A completion frees a slot which is refilled from the queue.
+    state.handleTaskFinished('w2', { key: assignedKeys(outbox, w2)[0]!, nbytes: 1e6, durationMs: 100 }, 1);
+    expect(assignedKeys(state.takeOutbox(), w2)).toEqual(['r5']);
+  });
+
+  it('gives short tasks with small results more slots so workers are not idle between round trips', () => {
+    const state = new SchedulerState({ validate: true });
+    const w = addWorker(state, 'w1', 1);
+    state.estimates.record('noop', 0.01, 8);
+    expect(state.rootSlots(w, 'noop')).toBeGreaterThan(100);
+    state.estimates.record('load', 50, 4e6);
+    expect(state.rootSlots(w, 'load')).toBe(2);
+    state.estimates.record('big', 0.01, 4e6); // short but large: memory wins
+    expect(state.rootSlots(w, 'big')).toBeLessThanOrEqual(16);
+  });
+
+  it('places a task where its inputs are', () => {
+    const state = new SchedulerState({ validate: true });
+    const w1 = addWorker(state, 'w1', 1);
+    const w2 = addWorker(state, 'w2', 1);
+    state.handleSubmitGraph('job', [task('a'), task('b'), task('a2', ['a']), task('b2', ['b'])], ['a2', 'b2'], 0);
+    const outbox = state.takeOutbox();
+    const aOn = assignedKeys(outbox, w1).includes('a') ? w1 : w2;
+    const bOn = aOn === w1 ? w2 : w1;
+    state.handleTaskFinished(aOn.id, { key: 'a', nbytes: 50e6, durationMs: 10 }, 1);
+    state.handleTaskFinished(bOn.id, { key: 'b', nbytes: 50e6, durationMs: 10 }, 1);
+    const next = state.takeOutbox();
+    expect(assignedKeys(next, aOn)).toEqual(['a2']);
+    expect(assignedKeys(next, bOn)).toEqual(['b2']);
+  });
+
+  it('spreads independent work over both workers', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'w1', 1);
+    addWorker(state, 'w2', 1);
+    const leaves = Array.from({ length: 20 }, (_, i) => task(`l${i}`));
+    state.handleSubmitGraph('job', [...leaves, task('sum', leaves.map((l) => l.key))], ['sum'], 0);
+    const ranOn = drain(state);
+    const counts = { w1: 0, w2: 0 } as Record<string, number>;
+    for (const id of ranOn.values()) counts[id]!++;
+    expect(counts.w1).toBeGreaterThanOrEqual(8);
+    expect(counts.w2).toBeGreaterThanOrEqual(8);
+  });
+
+  it('redoes a dead worker\'s running tasks and recomputes results only it held', () => {
+    const state = new SchedulerState({ validate: true });
+    const w1 = addWorker(state, 'w1', 1);
+    const w2 = addWorker(state, 'w2', 1);
+    state.handleSubmitGraph('job', [task('a'), task('b'), task('c', ['a', 'b'])], ['c'], 0);
+    const outbox = state.takeOutbox();
+    const aOn = assignedKeys(outbox, w1).includes('a') ? w1 : w2;
+    const other = aOn === w1 ? w2 : w1;
+    state.handleTaskFinished(aOn.id, { key: 'a', nbytes: 10, durationMs: 1 }, 1);
+    state.takeOutbox();
+    // The worker holding `a` dies before `c` can run: `a` is recomputed on the survivor.
+    state.handleWorkerRemoved(aOn.id, 'killed', true, 2);
+    const after = state.takeOutbox();
+    expect(assignedKeys(after, other)).toContain('a');
+    expect(after.jobEvents.some((e) => e.kind === 'log' && e.message.includes(aOn.name))).toBe(true);
+    state.handleTaskFinished(other.id, { key: 'b', nbytes: 10, durationMs: 1 }, 3);
+    state.handleTaskFinished(other.id, { key: 'a', nbytes: 10, durationMs: 1 }, 3);
+    expect(assignedKeys(state.takeOutbox(), other)).toEqual(['c']);
+    state.handleTaskFinished(other.id, { key: 'c', nbytes: 10, durationMs: 1 }, 4);
+    expect(state.takeOutbox().jobEvents.some((e) => e.kind === 'status' && e.status === 'finished')).toBe(true);
+  });
+
+  it(`fails a task that was on ${MAX_WORKER_DEATHS_PER_TASK} dying workers, naming them`, () => {
+    const state = new SchedulerState({ validate: true });
+    for (let i = 1; i <= MAX_WORKER_DEATHS_PER_TASK; i++) addWorker(state, `w${i}`, 1);
+    state.handleSubmitGraph('job', [task('poison')], ['poison'], 0);
+    let events: Outbox['jobEvents'] = [];
+    for (let i = 0; i < MAX_WORKER_DEATHS_PER_TASK; i++) {
+      const t = state.tasks.get('poison')!;
+      expect(t.state).toBe('processing');
+      state.handleWorkerRemoved(t.processingOn!.id, 'killed', true, i);
+      events = state.takeOutbox().jobEvents;
+    }
+    const status = events.find((e) => e.kind === 'status');
+    expect(status).toMatchObject({ status: 'error' });
+    expect(status && status.kind === 'status' && status.error?.message).toMatch(/3 workers that died: w\d, w\d, w\d/);
+    expect(state.jobs.size).toBe(0);
+  });
+
+  it('retries transient errors with back-off, then gives up', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'w1', 1);
+    state.handleSubmitGraph('job', [task('flaky')], ['flaky'], 0);
+    state.takeOutbox();
+    let now = 0;
+    for (let attempt = 0; attempt < MAX_TRANSIENT_RETRIES; attempt++) {
+      state.handleTaskErred('w1', { key: 'flaky', kind: 'transient', message: 'connection reset', code: 'Internal' }, now);
+      expect(state.tasks.get('flaky')!.state).toBe('waiting');
+      state.handleTick(now + 1, 60_000);
+      expect(state.tasks.get('flaky')!.state).toBe('waiting'); // back-off not over
+      now += 10_000;
+      state.handleTick(now, 60_000);
+      expect(state.tasks.get('flaky')!.state).toBe('processing');
+    }
+    state.takeOutbox();
+    state.handleTaskErred('w1', { key: 'flaky', kind: 'transient', message: 'connection reset', code: 'Internal' }, now);
+    const status = state.takeOutbox().jobEvents.find((e) => e.kind === 'status');
+    expect(status).toMatchObject({ status: 'error' });
+  });
+
+  it('fails the job at once on a user error and stops its other tasks', () => {
+    const state = new SchedulerState({ validate: true });
+    const w = addWorker(state, 'w1', 2);
+    state.handleSubmitGraph('job', [task('a'), task('b'), task('c', ['a', 'b'])], ['c'], 0);
+    state.takeOutbox();
+    state.handleTaskErred('w1', { key: 'a', kind: 'user', message: 'band B99 does not exist', code: 'ProcessParameterInvalid' }, 1);
+    const outbox = state.takeOutbox();
+    expect(outbox.jobEvents.find((e) => e.kind === 'status')).toMatchObject({ status: 'error', error: { message: 'band B99 does not exist' } });
+    expect(outbox.cancel.get(w)).toEqual(['b']);
+    expect(state.tasks.size).toBe(0);
+  });
+
+  it('cancels a job: running tasks are stopped on their workers and results released', () => {
+    const state = new SchedulerState({ validate: true });
+    const w = addWorker(state, 'w1', 1);
+    state.handleSubmitGraph('job', [task('a'), task('b'), task('c', ['a', 'b'])], ['c'], 0);
+    expect(assignedKeys(state.takeOutbox(), w)).toEqual(['a', 'b']);
+    state.handleTaskFinished('w1', { key: 'a', nbytes: 1, durationMs: 1000 }, 1);
+    expect(state.handleCancelJob('job', 2)).toBe(true);
+    const outbox = state.takeOutbox();
+    expect(outbox.cancel.get(w)).toEqual(['b']);
+    expect(outbox.release.get(w)).toEqual(['a']);
+    expect(outbox.jobEvents).toContainEqual(expect.objectContaining({ kind: 'status', status: 'canceled' }));
+    expect(state.handleCancelJob('job', 3)).toBe(false);
+  });
+
+  it('computes a shared sub-graph once for two jobs', () => {
+    const state = new SchedulerState({ validate: true });
+    const w = addWorker(state, 'w1', 1);
+    state.handleSubmitGraph('j1', [task('load'), task('out1', ['load'])], ['out1'], 0);
+    state.handleSubmitGraph('j2', [task('load'), task('out2', ['load'])], ['out2'], 0);
+    expect(assignedKeys(state.takeOutbox(), w)).toEqual(['load']);
+    state.handleTaskFinished('w1', { key: 'load', nbytes: 1, durationMs: 1 }, 1);
+    const ran = drain(state);
+    expect([...ran.keys()].sort()).toEqual(['out1', 'out2']);
+    expect(state.jobs.size).toBe(0);
+  });
+
+  it('shares workers fairly: a small job is not starved by a large one', () => {
+    const state = new SchedulerState({ validate: true });
+    const w = addWorker(state, 'w1', 1);
+    state.estimates.record('slow', 1000, 1e6);
+    const big = Array.from({ length: 100 }, (_, i) => task(`big${i}`, [], 'slow'));
+    state.handleSubmitGraph('big', [...big, task('bigsum', big.map((t) => t.key), 'slow')], ['bigsum'], 0);
+    state.handleSubmitGraph('small', [task('s1', [], 'slow'), task('s2', [], 'slow')], ['s1', 's2'], 0);
+    state.takeOutbox();
+    // Run 6 tasks; the small job must finish among them.
+    let smallDone = false;
+    for (let i = 0; i < 6; i++) {
+      const running = [...w.processing];
+      const next = running.sort((a, b) => a.assignedAt - b.assignedAt)[0]!;
+      state.handleTaskFinished('w1', { key: next.key, nbytes: 1, durationMs: 1000 }, i + 1);
+      if (state.takeOutbox().jobEvents.some((e) => e.kind === 'status' && e.jobId === 'small')) smallDone = true;
+    }
+    expect(smallDone).toBe(true);
+  });
+
+  it('rejects graphs with unknown dependencies or cycles and stays consistent', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'w1');
+    expect(() => state.handleSubmitGraph('j', [task('a', ['nope'])], ['a'], 0)).toThrow(/unknown task nope/);
+    expect(() => state.handleSubmitGraph('j', [task('a', ['b']), task('b', ['a'])], ['a'], 0)).toThrow(/cycle/);
+    expect(state.tasks.size).toBe(0);
+    state.handleSubmitGraph('j', [task('a')], ['a'], 0);
+    expect(drain(state).get('a')).toBe('w1');
+  });
+
+  it('drops a worker whose heartbeats stop', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'w1');
+    addWorker(state, 'w2');
+    state.handleSubmitGraph('j', [task('a')], ['a'], 0);
+    state.takeOutbox();
+    state.handleHeartbeat('w2', { processBytes: 1, managedBytes: 0, spilledBytes: 0 }, 9_000);
+    state.handleTick(10_000, 5_000);
+    const outbox = state.takeOutbox();
+    expect(outbox.dropWorkers.map((w) => w.id)).toEqual(['w1']);
+    expect(state.workers.has('w1')).toBe(false);
+    expect(state.tasks.get('a')!.processingOn?.id).toBe('w2');
+  });
+
+  it('keeps a bounded transition log', () => {
+    const state = new SchedulerState({ transitionLogSize: 10 });
+    addWorker(state, 'w1', 1000);
+    const tasks = Array.from({ length: 20 }, (_, i) => task(`t${i}`));
+    state.handleSubmitGraph('j', tasks, tasks.map((t) => t.key), 0);
+    expect(state.log.recent()).toHaveLength(10);
+    expect(state.log.size).toBeGreaterThan(20);
+    expect(state.log.recent().at(-1)).toMatchObject({ key: 't19', from: 'queued', to: 'processing', stimulus: 'submit:j' });
+    const full = new SchedulerState();
+    addWorker(full, 'w1', 1);
+    full.handleSubmitGraph('j', [task('t')], ['t'], 0);
+    expect(full.log.story('t').map((t) => t.to)).toEqual(['waiting', 'queued', 'processing']);
+  });
+});
