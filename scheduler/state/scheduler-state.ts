@@ -1,6 +1,6 @@
 import { DurationEstimates } from './duration-estimates.js';
 import { chooseWorker, DEFAULT_BANDWIDTH_BYTES_PER_MS } from './placement.js';
-import { TaskHeap } from './task-heap.js';
+import { PriorityHeap } from '../../common/priority-heap.js';
 import { TransitionLog } from './transition-log.js';
 import type {
   JobEvent,
@@ -248,7 +248,7 @@ export class SchedulerState {
       outputs: [],
       done: 0,
       processing: 0,
-      queue: new TaskHeap<TaskState>(),
+      queue: new PriorityHeap<TaskState>(),
       error: null,
     };
 

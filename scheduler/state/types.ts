@@ -12,7 +12,7 @@
  * - `erred`: failed, or a dependency failed.
  * - `forgotten`: its job ended; the record is gone from the scheduler.
  */
-import type { TaskHeap } from './task-heap.js';
+import type { PriorityHeap } from '../../common/priority-heap.js';
 
 export type TaskStateName = 'released' | 'waiting' | 'queued' | 'processing' | 'memory' | 'erred' | 'forgotten';
 
@@ -113,7 +113,7 @@ export interface JobState {
   /** Tasks of this job processing on some worker (for fair share). */
   processing: number;
   /** Ready tasks waiting for a worker slot, lowest priority first. */
-  readonly queue: TaskHeap<TaskState>;
+  readonly queue: PriorityHeap<TaskState>;
   error: TaskFailure | null;
 }
 

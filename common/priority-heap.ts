@@ -3,8 +3,8 @@ export interface Prioritized {
   priority: number;
 }
 
-/** A binary min-heap by `priority` (lower first); the scheduler's queue of ready tasks. */
-export class TaskHeap<T extends Prioritized> {
+/** A binary min-heap by `priority` (lower first); ready tasks on the scheduler and on workers. */
+export class PriorityHeap<T extends Prioritized> {
   private readonly items: T[] = [];
 
   get size(): number {

@@ -1,0 +1,1 @@
+export { runWorker, type RunningWorker } from './main.js';
