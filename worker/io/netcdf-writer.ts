@@ -7,8 +7,8 @@
  *   dimension without one, a dataset whose scale NAME starts with
  *   "This is a netCDF dimension but not a netCDF variable.", which netCDF-C hides;
  * - every variable has the scale of each axis attached (otherwise it gets "phony" dimensions);
- * - text attributes are fixed-length strings, which netCDF-C reads as NC_CHAR text (variable-length
- *   strings, h5wasm's default, become NC_STRING, which CF tools and classic readers reject);
+ * - text attributes are fixed-length strings, which netCDF-C reads as NC_CHAR text, the type CF
+ *   tools expect (variable-length strings, h5wasm's default, become NC_STRING attributes);
  * - objects are iterated in creation order, so the file is created with creation-order tracking.
  *
  * h5wasm copies the data into the WebAssembly heap (at most 2 GiB), so variables are written in
@@ -17,10 +17,12 @@
 import { randomBytes } from 'node:crypto';
 import { rm, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import h5wasm, { Dataset, type File as H5File, type Group } from 'h5wasm/node';
+import h5wasm, { type Dataset, type File as H5File, type Group } from 'h5wasm/node';
 import { TaskError, describeError } from '../../common/errors.js';
 import type { GeoTransform } from '../../common/raster.js';
 import { cfGridMappingAttributes, isGeographicEpsg, isSupportedEpsg } from './crs-wkt.js';
+
+type H5Module = Awaited<typeof h5wasm.ready>;
 
 export type AttributeValue = string | number | number[];
 
@@ -105,9 +107,14 @@ const NUMERIC_TYPES = {
 } as const satisfies Record<string, NumericType>;
 
 function numericTypeOf(array: NumericArray): NumericType {
-  const type = (NUMERIC_TYPES as Record<string, NumericType>)[array.constructor.name];
-  if (type === undefined) throw invalidDocument(`unsupported array type ${array.constructor.name}`);
-  return type;
+  // instanceof rather than the constructor name, so subclasses such as Buffer qualify.
+  if (array instanceof Float32Array) return NUMERIC_TYPES.Float32Array;
+  if (array instanceof Float64Array) return NUMERIC_TYPES.Float64Array;
+  if (array instanceof Int16Array) return NUMERIC_TYPES.Int16Array;
+  if (array instanceof Uint8Array) return NUMERIC_TYPES.Uint8Array;
+  if (array instanceof Uint16Array) return NUMERIC_TYPES.Uint16Array;
+  if (array instanceof Int32Array) return NUMERIC_TYPES.Int32Array;
+  throw invalidDocument(`unsupported array type ${(array as object).constructor.name}`);
 }
 
 function invalidDocument(message: string): TaskError {
@@ -117,25 +124,25 @@ function invalidDocument(message: string): TaskError {
 /** Writes `doc` to `path` atomically (temporary name in the same folder, then rename). */
 export async function writeNetcdf(path: string, doc: NetcdfDocument): Promise<{ bytes: number }> {
   validateDocument(doc);
-  await h5wasm.ready;
+  const module = await h5wasm.ready;
   const target = resolve(path);
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    withHdf5Errors(() => {
+    withHdf5Errors(module, () => {
       const file = new h5wasm.File(temporary, 'w', { track_order: true });
       if (file.file_id < 0n) throw new Error('cannot create the file');
-      let closed = false;
       try {
         writeDocument(file, doc);
-        closed = true;
-        if (file.close() < 0) throw new Error('closing the file failed');
-      } finally {
-        if (!closed) file.close();
+      } catch (error) {
+        closeQuietly(file);
+        throw error;
       }
+      if (file.close() < 0) throw new Error('closing the file failed');
     });
     await rename(temporary, target);
   } catch (error) {
     await rm(temporary, { force: true });
+    if (error instanceof TaskError) throw error;
     throw new TaskError('internal', `writing NetCDF file ${target} failed: ${describeError(error)}`, { cause: error, openeoCode: 'StorageFailure' });
   }
   return { bytes: (await stat(target)).size };
@@ -146,16 +153,24 @@ export async function writeNetcdf(path: string, doc: NetcdfDocument): Promise<{ 
  * HDF5 status codes (a failed open yields file_id -1, a failed write nothing at all) and HDF5
  * prints its error stack to stderr.
  */
-function withHdf5Errors<T>(action: () => T): T {
-  const module = h5wasm.Module ?? null;
-  if (module === null) throw new Error('h5wasm is not initialised');
+function withHdf5Errors<T>(module: H5Module, action: () => T): T {
   module.activate_throwing_error_handler();
   try {
     return action();
   } catch (error) {
+    if (error instanceof TaskError) throw error;
     throw new Error(hdf5ErrorSummary(error), { cause: error });
   } finally {
     module.deactivate_throwing_error_handler();
+  }
+}
+
+/** Closes a file after a failure; the first error is the one worth reporting. */
+function closeQuietly(file: H5File): void {
+  try {
+    file.close();
+  } catch {
+    // the file is discarded anyway
   }
 }
 
@@ -235,12 +250,12 @@ function writeDocument(file: H5File, doc: NetcdfDocument): void {
 
 function writeBareDimension(file: H5File, dim: NetcdfDimension): void {
   // netCDF-C writes these as float datasets it never fills; h5wasm needs data, so zeros it is.
-  const dataset = createDataset(file, dim.name, new Float32Array(dim.size), [dim.size], [dim.unlimited === true], 0);
+  const dataset = createDataset(file, dim.name, new Float32Array(dim.size), { shape: [dim.size], unlimited: [dim.unlimited === true], chunked: dim.unlimited === true, deflateLevel: 0 });
   dataset.make_scale(`${DIMENSION_WITHOUT_VARIABLE}${String(dim.size).padStart(10)}`);
 }
 
 function writeCoordinate(file: H5File, dim: NetcdfDimension, coordinate: NetcdfCoordinate): void {
-  const dataset = createDataset(file, dim.name, coordinate.values, [dim.size], [dim.unlimited === true], 0);
+  const dataset = createDataset(file, dim.name, coordinate.values, { shape: [dim.size], unlimited: [dim.unlimited === true], chunked: dim.unlimited === true, deflateLevel: 0 });
   dataset.make_scale(dim.name);
   writeAttributes(dataset, withTimeDefaults(coordinate), numericTypeOf(coordinate.values));
 }
@@ -269,12 +284,13 @@ interface VariableLayout {
   shape: number[];
   unlimited: boolean[];
   deflateLevel: number;
+  /** Whether the document has a grid mapping the variable should point to. */
   gridMapping: boolean;
 }
 
 function writeVariable(file: H5File, variable: NetcdfVariable, layout: VariableLayout): void {
   const type = numericTypeOf(variable.data);
-  const dataset = createDataset(file, variable.name, variable.data, layout.shape, layout.unlimited, layout.deflateLevel);
+  const dataset = createDataset(file, variable.name, variable.data, { shape: layout.shape, unlimited: layout.unlimited, chunked: true, deflateLevel: layout.deflateLevel });
   variable.dims.forEach((dim, axis) => dataset.attach_scale(axis, `/${dim}`));
   const attributes: Record<string, AttributeValue> = { ...variable.attributes };
   if (variable.fillValue !== undefined) attributes._FillValue = variable.fillValue;
@@ -284,14 +300,24 @@ function writeVariable(file: H5File, variable: NetcdfVariable, layout: VariableL
   writeAttributes(dataset, fill === undefined ? rest : { _FillValue: fill, ...rest }, type);
 }
 
+interface StorageLayout {
+  shape: number[];
+  /** Per axis: whether the dimension is unlimited (needs chunking). */
+  unlimited: boolean[];
+  /** Contiguous storage suits small coordinates; data variables are chunked for deflate and slab writes. */
+  chunked: boolean;
+  deflateLevel: number;
+}
+
 /**
- * Creates a dataset and writes `data` into it in slabs along the first axis. A multi-slab
- * dataset starts with the first slab and is extended to its full shape, so at most one slab is
- * in the WebAssembly heap at a time.
+ * Creates a dataset and writes `data` into it. A chunked dataset is written in slabs along its
+ * first axis: it starts with the first slab and is extended to its full shape, so at most one
+ * slab is in the WebAssembly heap at a time.
  */
-function createDataset(group: Group, name: string, data: NumericArray, shape: number[], unlimited: boolean[], deflateLevel: number): Dataset {
+function createDataset(group: Group, name: string, data: NumericArray, layout: StorageLayout): Dataset {
+  const { shape, unlimited, deflateLevel } = layout;
   const type = numericTypeOf(data);
-  if (shape.length === 0) return group.create_dataset({ name, data, shape: [], dtype: type.dtype, track_order: true });
+  if (shape.length === 0 || !layout.chunked) return group.create_dataset({ name, data, shape, dtype: type.dtype, track_order: true });
   const chunks = chunkShape(shape, data.BYTES_PER_ELEMENT);
   const maxshape = shape.map((size, axis) => (unlimited[axis] ? null : size));
   const cellsPerRow = shape.slice(1).reduce((product, size) => product * size, 1);
@@ -352,7 +378,7 @@ function writeAttributes(target: AttributeTarget, attributes: Record<string, Att
       continue;
     }
     const values = typeof value === 'number' ? [value] : value;
-    const type = valueType !== undefined && VALUE_TYPED_ATTRIBUTES.has(name) ? valueType : NUMERIC_TYPES.Float64Array;
+    const type: NumericType = valueType !== undefined && VALUE_TYPED_ATTRIBUTES.has(name) ? valueType : NUMERIC_TYPES.Float64Array;
     if (type.integer !== undefined) {
       const { min, max } = type.integer;
       const bad = values.find((v) => !Number.isInteger(v) || v < min || v > max);
