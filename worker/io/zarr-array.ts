@@ -62,7 +62,7 @@ export async function openZarrArray(storeDir: string, arrayPath: string): Promis
     if (zarr.isZarritaError(error)) {
       throw new TaskError('user', `invalid Zarr array metadata for ${where}: ${error.message}`, { cause: error, openeoCode: 'DataUnavailable' });
     }
-    throw new TaskError('transient', `cannot open Zarr array ${where}: ${describe(error)}`, { cause: error });
+    throw new TaskError(failureKind(error), `cannot open Zarr array ${where}: ${describe(error)}`, { cause: error });
   }
   if (!SUPPORTED_DTYPES.has(array.dtype)) {
     throw new TaskError('user', `Zarr array ${where} has data type ${array.dtype}, which is not supported (only ${[...SUPPORTED_DTYPES].join(', ')})`, {
@@ -139,7 +139,12 @@ function readFailure(error: unknown, where: string, signal: AbortSignal | undefi
   if (zarr.isZarritaError(error, 'CodecPipelineError', 'UnknownCodecError', 'InvalidMetadataError', 'UnsupportedError')) {
     return new TaskError('user', `cannot decode Zarr array ${where}: ${error.message}`, { cause: error, openeoCode: 'DataUnavailable' });
   }
-  return new TaskError('transient', `read of ${where} failed: ${describe(error)}`, { cause: error });
+  return new TaskError(failureKind(error), `read of ${where} failed: ${describe(error)}`, { cause: error });
+}
+
+/** I/O failures (errors with a system `code`, e.g. EIO, EMFILE) may pass on retry; anything else is a bug. */
+function failureKind(error: unknown): 'transient' | 'internal' {
+  return typeof (error as { code?: unknown } | null)?.code === 'string' ? 'transient' : 'internal';
 }
 
 function describe(error: unknown): string {
