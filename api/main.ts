@@ -1,3 +1,66 @@
-export async function runApi(): Promise<{ stop(): Promise<void> }> {
-  throw new Error('the API role is not built yet');
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { apiConfig, type ApiConfig } from '../common/config.js';
+import { type EventBus, InProcessBus, NatsBus } from '../common/events/index.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { Catalog } from '../ingest/catalog.js';
+import { createApp } from './app.js';
+import { Accounts } from './auth/accounts.js';
+import { loadSigningKey } from './auth/signing-key.js';
+import { TokenSigner } from './auth/tokens.js';
+import { FileJobStore } from './jobs/file-job-store.js';
+import { JobService } from './jobs/job-service.js';
+import { SchedulerConnection } from './jobs/scheduler-client.js';
+import { defaultProcessRegistry } from './processes/index.js';
+import { ResultLinks } from './routes/result-links.js';
+
+export const BACKEND_VERSION = '0.1.0';
+
+export interface RunningApi {
+  server: Server;
+  port: number;
+  jobs: JobService;
+  accounts: Accounts;
+  stop(): Promise<void>;
+}
+
+export interface ApiOptions {
+  bus?: EventBus;
+  logger?: Logger;
+  /** Allow the demo account when no accounts are configured (embedded default only). */
+  allowDemo?: boolean;
+}
+
+/** Starts the API role: HTTP server, job store, event consumer and scheduler client. */
+export async function runApi(config: ApiConfig = apiConfig(), options: ApiOptions = {}): Promise<RunningApi> {
+  const logger = options.logger ?? createLogger('api');
+  const bus = options.bus ?? (config.natsUrl ? await NatsBus.connect(config.natsUrl, 'api', logger) : new InProcessBus());
+  const accounts = await Accounts.fromConfig({ accountsFile: config.accountsFile, accounts: config.accounts, allowDemo: options.allowDemo ?? false });
+  const signer = new TokenSigner(await loadSigningKey(config.resultSigningKey, config.dataDir));
+  const catalog = new Catalog(config.dataDir);
+  const registry = defaultProcessRegistry();
+  const scheduler = new SchedulerConnection(config.schedulerAddress);
+  const store = new FileJobStore(config.dataDir);
+  const jobs = new JobService({ store, catalog, registry, scheduler, bus, dataDir: config.dataDir, logger });
+  await jobs.start();
+  const app = createApp({ config, catalog, registry, jobs, accounts, tokens: signer, links: new ResultLinks(signer), version: BACKEND_VERSION }, logger);
+  const server = app.listen(config.port, config.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, host: config.host, scheduler: config.schedulerAddress, dataDir: config.dataDir, users: accounts.users }, 'openEO API listening');
+  return {
+    server,
+    port,
+    jobs,
+    accounts,
+    async stop() {
+      await jobs.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      scheduler.close();
+      await store.close();
+      if (!options.bus) await bus.close();
+    },
+  };
 }

@@ -254,6 +254,7 @@ export class SchedulerServer {
       jobs: this.state.jobs.size,
       desiredWorkers: desiredWorkers(this.state),
       transitions: this.state.transitions,
+      jobIds: [...this.state.jobs.keys()],
       keyTransitions: keys.length === 0 ? [] : this.state.log.recent().filter((t) => keys.includes(t.key)).map((t) => ({ key: t.key, from: t.from, to: t.to, stimulus: t.stimulus, atMs: t.at })),
     };
   }

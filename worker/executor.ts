@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { type Chunk, chunkBytes } from '../common/chunk.js';
 import { TaskError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { decodeTaskArgs } from '../common/task-args.js';
 import type { Dependency__Output } from '../proto/generated/openeo/cluster/v1/Dependency.js';
 import type { TaskAssignment__Output } from '../proto/generated/openeo/cluster/v1/TaskAssignment.js';
 import type { TaskResult } from '../proto/generated/openeo/cluster/v1/TaskResult.js';
@@ -231,7 +232,7 @@ export class Executor {
   }
 
   private parseArgs(task: LocalTask): unknown {
-    return task.rawArgs.length === 0 ? {} : JSON.parse(decoder.decode(task.rawArgs));
+    return decodeTaskArgs(decoder.decode(task.rawArgs));
   }
 
   private runInline(task: LocalTask, run: (args: never, inputs: Chunk[], context: KernelContext) => KernelOutput | Promise<KernelOutput>): void {

@@ -1,4 +1,7 @@
 import * as bench from './bench-kernels.js';
+import { cubeEval } from './cube-kernels.js';
+import { saveCog, saveCogTile } from './save-cog.js';
+import { saveNetcdf } from './save-netcdf.js';
 import type { KernelDefinition } from './kernel.js';
 
 /** Kernel names as task graphs refer to them. Only these run: the worker never evaluates code it is sent. */
@@ -8,6 +11,10 @@ export const KERNELS: Readonly<Record<string, KernelDefinition>> = {
   'bench.sum': bench.sum,
   'bench.increment': bench.increment,
   'bench.spin': bench.spin,
+  'cube.eval': cubeEval,
+  'save.cog_tile': saveCogTile,
+  'save.cog': saveCog,
+  'save.netcdf': saveNetcdf,
 };
 
 export function kernelFor(op: string): KernelDefinition | undefined {

@@ -1,0 +1,52 @@
+import { OpenEOError } from '../../common/errors.js';
+import type { Catalog } from '../../ingest/catalog.js';
+import type { ProcessRegistry } from '../processes/registry.js';
+import type { JobTarget, SavedOutput } from '../processes/types.js';
+import { temporalDim } from './cube.js';
+import { type CompiledTask, DagBuilder } from './dag-builder.js';
+import { GraphEvaluator } from './evaluate.js';
+import type { ProcessGraph } from './process-graph.js';
+import { lowerGtiff } from './save.js';
+import { isCube } from './values.js';
+
+export interface CompiledJob {
+  tasks: CompiledTask[];
+  /** Sink task keys: their reports list the written files. */
+  outputs: string[];
+  saved: SavedOutput[];
+  warnings: string[];
+  tasksByOp: Record<string, number>;
+}
+
+export interface CompileOptions {
+  catalog: Catalog;
+  registry: ProcessRegistry;
+  target: JobTarget;
+  fuse?: boolean;
+}
+
+/** Validates a process (`{process_graph: …}`) and compiles it to a chunked task graph. No I/O but catalog reads. */
+export async function compileProcess(process: unknown, options: CompileOptions): Promise<CompiledJob> {
+  if (typeof process !== 'object' || process === null || !('process_graph' in process)) {
+    throw new OpenEOError('ProcessGraphMissing', 'the request has no process graph ("process": {"process_graph": {…}})');
+  }
+  const graph = (process as { process_graph: unknown }).process_graph as ProcessGraph;
+  const builder = new DagBuilder();
+  const warnings: string[] = [];
+  const saved: SavedOutput[] = [];
+  const evaluator = new GraphEvaluator(options.registry);
+  const { result } = await evaluator.run(graph, { catalog: options.catalog, builder, target: options.target, fuse: options.fuse ?? true, warnings, outputs: saved });
+  if (saved.length === 0) {
+    if (!isCube(result)) throw new OpenEOError('ProcessGraphInvalid', 'the process graph saves nothing: end it with save_result');
+    warnings.push('the process graph has no save_result; the result is saved as GeoTIFF');
+    const times = temporalDim(result.cube)?.labels ?? null;
+    saved.push({
+      format: 'GTiff',
+      taskKeys: lowerGtiff(result.cube, builder, options.target.outputDir, { deflateLevel: null }),
+      grid: { ...result.cube.grid, transform: [...result.cube.grid.transform] },
+      timeRange: times && times.length > 0 ? [times[0]!, times[times.length - 1]!] : null,
+    });
+  }
+  const { tasks, outputs } = builder.result();
+  return { tasks, outputs, saved, warnings, tasksByOp: builder.countByOp() };
+}

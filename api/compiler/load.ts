@@ -1,0 +1,330 @@
+import { transformBounds, WGS84 } from '../../common/crs.js';
+import { OpenEOError } from '../../common/errors.js';
+import type { IRNode, ReadCogNode } from '../../common/ir.js';
+import type { GeoTransform } from '../../common/raster.js';
+import type { CogAsset, CogItem, CogItemsSource, CollectionRecord, ZarrCubeSource } from '../../ingest/catalog.js';
+import { type ChunkLayout, type CubeDimension, type LazyCube, type LoadNarrowing, type SpatialGrid, subTransform, tileRange, timeBlockRange } from './cube.js';
+
+/** Tile size assumed for COG sources: GDAL's COG default, and what Sentinel-2 COGs use. */
+export const COG_TILE_SIZE = 512;
+
+export interface BoundingBox {
+  west: number;
+  south: number;
+  east: number;
+  north: number;
+  /** EPSG code of the bbox; 4326 when absent. */
+  crs: number;
+}
+
+export interface LoadRequest {
+  spatialExtent: BoundingBox | null;
+  /** [start, end): ISO instants, null for open ends. */
+  temporalExtent: [string | null, string | null] | null;
+  bands: string[] | null;
+  /** Upper bound of `eo:cloud_cover` (percent). */
+  maxCloudCover: number | null;
+  /** Items that passed the `properties` filters of load_collection; null = all. */
+  allowedItems: Set<string> | null;
+}
+
+/** Whether an ISO date-time or date falls in [start, end). */
+export function inInterval(instant: string, interval: LoadRequest['temporalExtent']): boolean {
+  if (!interval) return true;
+  const t = Date.parse(instant);
+  const [start, end] = interval;
+  if (start !== null && t < Date.parse(start)) return false;
+  if (end !== null && t >= Date.parse(end)) return false;
+  return true;
+}
+
+function resolveBands(record: CollectionRecord, available: { name: string; commonName?: string }[], requested: string[] | null): string[] {
+  if (requested === null) return available.map((b) => b.name);
+  return requested.map((wanted) => {
+    const band = available.find((b) => b.name === wanted) ?? available.find((b) => b.commonName === wanted);
+    if (!band) {
+      throw new OpenEOError('ProcessParameterInvalid', `load_collection: collection ${record.id} has no band "${wanted}"; available: ${available.map((b) => b.name).join(', ')}`);
+    }
+    return band.name;
+  });
+}
+
+function emptySelection(record: CollectionRecord, what: string): OpenEOError {
+  return new OpenEOError('ProcessParameterInvalid', `load_collection: no data of collection ${record.id} ${what}`);
+}
+
+/** Cube columns [start, end) of pixel centres inside [min, max] on an axis starting at `origin` with step `step`. */
+function centresWithin(min: number, max: number, origin: number, step: number): [number, number] {
+  const a = (min - origin) / step - 0.5;
+  const b = (max - origin) / step - 0.5;
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  return [Math.ceil(lo - 1e-9), Math.floor(hi + 1e-9) + 1];
+}
+
+// ---------------------------------------------------------------- COG items (Sentinel-2)
+
+export function loadCogItems(record: CollectionRecord, source: CogItemsSource, request: LoadRequest): LazyCube {
+  const bands = resolveBands(record, source.bands, request.bands);
+  const bboxLonLat = request.spatialExtent
+    ? request.spatialExtent.crs === WGS84
+      ? ([request.spatialExtent.west, request.spatialExtent.south, request.spatialExtent.east, request.spatialExtent.north] as [number, number, number, number])
+      : transformBounds([request.spatialExtent.west, request.spatialExtent.south, request.spatialExtent.east, request.spatialExtent.north], request.spatialExtent.crs, WGS84)
+    : null;
+  const items = source.items.filter((item) => {
+    if (!inInterval(item.datetime, request.temporalExtent)) return false;
+    if (request.maxCloudCover !== null && item.cloudCover !== null && item.cloudCover > request.maxCloudCover) return false;
+    if (request.allowedItems && !request.allowedItems.has(item.id)) return false;
+    if (bboxLonLat && (item.bbox[0] > bboxLonLat[2] || item.bbox[2] < bboxLonLat[0] || item.bbox[1] > bboxLonLat[3] || item.bbox[3] < bboxLonLat[1])) return false;
+    return bands.every((b) => b in item.assets);
+  });
+  if (items.length === 0) throw emptySelection(record, 'matches the requested extent, time range and cloud cover');
+
+  // One UTM zone per cube: the zone most items are in.
+  const zoneCounts = new Map<number, number>();
+  for (const item of items) zoneCounts.set(item.epsg, (zoneCounts.get(item.epsg) ?? 0) + 1);
+  const epsg = [...zoneCounts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
+  const inZone = items.filter((item) => item.epsg === epsg);
+
+  // The finest requested band sets the grid; its origin anchors the cube.
+  const anchorAsset = bands.map((b) => inZone[0]!.assets[b]!).sort((a, b) => a.transform[1] - b.transform[1])[0]!;
+  const [ax0, dx, , ay0, , dy] = anchorAsset.transform;
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (const item of inZone) {
+    const asset = item.assets[bands[0]!]!;
+    const [x0, pdx, , y0, , pdy] = asset.transform;
+    minX = Math.min(minX, x0);
+    maxX = Math.max(maxX, x0 + asset.shape[1] * pdx);
+    maxY = Math.max(maxY, y0);
+    minY = Math.min(minY, y0 + asset.shape[0] * pdy);
+  }
+  let [c0, c1] = centresWithin(minX, maxX, ax0, dx);
+  let [r0, r1] = centresWithin(maxY, minY, ay0, dy);
+  if (request.spatialExtent) {
+    const env = request.spatialExtent.crs === epsg
+      ? [request.spatialExtent.west, request.spatialExtent.south, request.spatialExtent.east, request.spatialExtent.north]
+      : transformBounds([request.spatialExtent.west, request.spatialExtent.south, request.spatialExtent.east, request.spatialExtent.north], request.spatialExtent.crs, epsg);
+    const [bc0, bc1] = centresWithin(env[0]!, env[2]!, ax0, dx);
+    const [br0, br1] = centresWithin(env[3]!, env[1]!, ay0, dy);
+    c0 = Math.max(c0, bc0);
+    c1 = Math.min(c1, bc1);
+    r0 = Math.max(r0, br0);
+    r1 = Math.min(r1, br1);
+  }
+  if (c1 <= c0 || r1 <= r0) throw emptySelection(record, 'lies inside the requested spatial extent');
+  const grid: SpatialGrid = { epsg, transform: [ax0 + c0 * dx, dx, 0, ay0 + r0 * dy, 0, dy], width: c1 - c0, height: r1 - r0 };
+  const layout: ChunkLayout = {
+    tileWidth: COG_TILE_SIZE,
+    tileHeight: COG_TILE_SIZE,
+    offsetX: ((c0 % COG_TILE_SIZE) + COG_TILE_SIZE) % COG_TILE_SIZE,
+    offsetY: ((r0 % COG_TILE_SIZE) + COG_TILE_SIZE) % COG_TILE_SIZE,
+    timeBlock: 1,
+    timeOffset: 0,
+  };
+
+  // One time label per acquisition date; items of one date (neighbouring tiles) are mosaicked.
+  const byDate = new Map<string, CogItem[]>();
+  for (const item of [...inZone].sort((a, b) => a.datetime.localeCompare(b.datetime) || a.id.localeCompare(b.id))) {
+    const date = item.datetime.slice(0, 10);
+    const list = byDate.get(date) ?? [];
+    list.push(item);
+    byDate.set(date, list);
+  }
+  const dates = [...byDate.keys()];
+  const timeLabels = dates.map((d) => byDate.get(d)![0]!.datetime);
+  const dims: CubeDimension[] = [
+    { name: 't', type: 'temporal', labels: timeLabels },
+    { name: 'bands', type: 'bands', labels: bands, commonNames: bands.map((b) => source.bands.find((info) => info.name === b)?.commonName ?? null) },
+    { name: 'y', type: 'spatial', axis: 'y' },
+    { name: 'x', type: 'spatial', axis: 'x' },
+  ];
+  const pixelCentreMask = request.spatialExtent && request.spatialExtent.crs !== epsg ? request.spatialExtent : null;
+
+  const cube: LazyCube = {
+    dims,
+    grid,
+    layout,
+    description: `${record.id} ${grid.width}x${grid.height} px, ${dates.length} dates, bands ${bands.join(', ')}`,
+    chunk(coord) {
+      const cols = tileRange(coord.tx, grid.width, layout.tileWidth, layout.offsetX);
+      const rows = tileRange(coord.ty, grid.height, layout.tileHeight, layout.offsetY);
+      const { start } = timeBlockRange(cube, coord.tb);
+      const dateItems = byDate.get(dates[start]!)!;
+      const height = rows.end - rows.start;
+      const width = cols.end - cols.start;
+      const tileTransform = subTransform(grid, cols.start, rows.start);
+      const bandNodes = bands.map((band) => {
+        const reads = dateItems
+          .map((item) => readAsset(item.assets[band]!, tileTransform, width, height))
+          .filter((node): node is IRNode => node !== null);
+        if (reads.length === 0) return { op: 'full', value: NaN, dims: ['y', 'x'], shape: [height, width] } as IRNode;
+        return reads.reduce((acc, next) => ({ op: 'binary', fn: 'coalesce', a: acc, b: next }) as IRNode);
+      });
+      let node: IRNode = { op: 'expand', dim: 't', x: { op: 'stack', dim: 'bands', parts: bandNodes } };
+      if (pixelCentreMask) {
+        node = {
+          op: 'mask_bbox',
+          bbox: [pixelCentreMask.west, pixelCentreMask.south, pixelCentreMask.east, pixelCentreMask.north],
+          epsg,
+          transform: tileTransform,
+          x: node,
+        };
+        if (pixelCentreMask.crs !== WGS84) throw new OpenEOError('ProcessParameterInvalid', 'load_collection: spatial_extent must be in EPSG:4326 or in the collection\'s CRS');
+      }
+      return { node, inputs: [] };
+    },
+  };
+  return cube;
+}
+
+/**
+ * The program reading the part of one asset under a tile of the cube grid, resampled by
+ * nearest neighbour when the asset is coarser by an integer factor (20 m SCL on a 10 m grid).
+ * Null when the asset does not reach the tile.
+ */
+function readAsset(asset: CogAsset, tile: GeoTransform, width: number, height: number): IRNode | null {
+  const [tx0, tdx, , ty0, , tdy] = tile;
+  const [ax0, adx, , ay0, , ady] = asset.transform;
+  const factor = Math.round(adx / tdx);
+  if (factor < 1 || Math.abs(adx - factor * tdx) > 1e-6 * adx || Math.abs(ady - factor * tdy) > 1e-6 * Math.abs(ady)) {
+    throw new OpenEOError('FeatureUnsupported', `load_collection: asset ${asset.href} has a resolution (${adx}) that is not a multiple of the cube's (${tdx})`);
+  }
+  // Tile pixel (0, 0) in units of the tile grid, relative to the asset origin.
+  const shiftX = Math.round((tx0 - ax0) / tdx);
+  const shiftY = Math.round((ty0 - ay0) / tdy);
+  const x = Math.floor(shiftX / factor);
+  const y = Math.floor(shiftY / factor);
+  const xEnd = Math.floor((shiftX + width - 1) / factor) + 1;
+  const yEnd = Math.floor((shiftY + height - 1) / factor) + 1;
+  if (xEnd <= 0 || yEnd <= 0 || x >= asset.shape[1] || y >= asset.shape[0]) return null;
+  const read: ReadCogNode = {
+    op: 'read_cog',
+    href: asset.href,
+    level: 0,
+    window: { x, y, width: xEnd - x, height: yEnd - y },
+    band: 0,
+    scale: asset.scale,
+    offset: asset.offset,
+    nodata: asset.nodata,
+  };
+  if (factor === 1) return read;
+  return { op: 'upsample', factor, offsetX: shiftX - x * factor, offsetY: shiftY - y * factor, height, width, x: read };
+}
+
+// ---------------------------------------------------------------- Zarr cube (OISST)
+
+export function loadZarrCube(record: CollectionRecord, source: ZarrCubeSource, request: LoadRequest): LazyCube {
+  resolveBands(record, [source.band], request.bands);
+  const res = source.resolution;
+  // The cube is north-up, longitudes from -180: cube column c has its centre at -180 + (c + 0.5) * res.
+  const width = source.width;
+  const height = source.height;
+  const colShift = ((Math.round((-180 + res / 2 - source.lonFirst) / res) % width) + width) % width;
+  let [c0, c1] = [0, width];
+  let [r0, r1] = [0, height];
+  if (request.spatialExtent) {
+    const { west, south, east, north, crs } = request.spatialExtent;
+    if (crs !== WGS84) throw new OpenEOError('ProcessParameterInvalid', `load_collection: spatial_extent of ${record.id} must be in EPSG:4326`);
+    [c0, c1] = centresWithin(west, east, -180, res);
+    [r0, r1] = centresWithin(north, south, 90, -res);
+    c0 = Math.max(0, c0);
+    c1 = Math.min(width, c1);
+    r0 = Math.max(0, r0);
+    r1 = Math.min(height, r1);
+    if (c1 <= c0 || r1 <= r0) throw emptySelection(record, 'lies inside the requested spatial extent');
+  }
+  const indices = source.dates.map((d, i) => [d, i] as const).filter(([d]) => inInterval(`${d}T12:00:00Z`, request.temporalExtent) || inInterval(d, request.temporalExtent));
+  if (indices.length === 0) throw emptySelection(record, 'lies inside the requested time range');
+  const t0 = indices[0]![1];
+  const t1 = indices[indices.length - 1]![1] + 1;
+  const dates = source.dates.slice(t0, t1);
+  const [tc, th, tw] = source.chunks;
+  const grid: SpatialGrid = { epsg: WGS84, transform: [-180 + c0 * res, res, 0, 90 - r0 * res, 0, -res], width: c1 - c0, height: r1 - r0 };
+  const mod = (a: number, m: number): number => ((a % m) + m) % m;
+  const layout: ChunkLayout = {
+    tileWidth: tw,
+    tileHeight: th,
+    offsetX: mod(colShift + c0, tw),
+    offsetY: source.latAscending ? mod(r0 - height, th) : mod(r0, th),
+    timeBlock: tc,
+    timeOffset: mod(t0, tc),
+  };
+  const dims: CubeDimension[] = [
+    { name: 't', type: 'temporal', labels: dates.map((d) => `${d}T00:00:00Z`) },
+    { name: 'bands', type: 'bands', labels: [source.band.name], commonNames: [source.band.commonName ?? null] },
+    { name: 'y', type: 'spatial', axis: 'y' },
+    { name: 'x', type: 'spatial', axis: 'x' },
+  ];
+  const cube: LazyCube = {
+    dims,
+    grid,
+    layout,
+    description: `${record.id} ${grid.width}x${grid.height} cells, ${dates.length} days`,
+    chunk(coord) {
+      const cols = tileRange(coord.tx, grid.width, layout.tileWidth, layout.offsetX);
+      const rows = tileRange(coord.ty, grid.height, layout.tileHeight, layout.offsetY);
+      const times = timeBlockRange(cube, coord.tb);
+      const read: IRNode = {
+        op: 'read_zarr',
+        store: source.store,
+        array: source.array,
+        t: [t0 + times.start, t0 + times.end],
+        rows: [r0 + rows.start, r0 + rows.end],
+        cols: [c0 + cols.start, c0 + cols.end],
+        flipY: source.latAscending,
+        colShift,
+        storageHeight: height,
+        storageWidth: width,
+        scale: source.scale,
+        offset: source.offset,
+        fill: source.fill,
+        validRange: source.validRange,
+      };
+      return { node: { op: 'transpose', dims: ['t', 'bands', 'y', 'x'], x: { op: 'expand', dim: 'bands', x: read } }, inputs: [] };
+    },
+  };
+  return cube;
+}
+
+export function loadCollection(record: CollectionRecord, request: LoadRequest): LazyCube {
+  const cube = record.source.kind === 'cog-items' ? loadCogItems(record, record.source, request) : loadZarrCube(record, record.source, request);
+  cube.reload = (narrower) => loadCollection(record, narrowRequest(request, narrower));
+  return cube;
+}
+
+/** A request narrowed by filters applied right after loading. */
+export function narrowRequest(request: LoadRequest, narrower: LoadNarrowing): LoadRequest {
+  const next: LoadRequest = { ...request };
+  if (narrower.bands) {
+    if (request.bands && !narrower.bands.every((b) => request.bands!.includes(b))) {
+      throw new OpenEOError('ProcessParameterInvalid', `filter_bands: bands ${narrower.bands.filter((b) => !request.bands!.includes(b)).join(', ')} were not loaded`);
+    }
+    next.bands = narrower.bands;
+  }
+  if (narrower.temporal) {
+    const [a, b] = narrower.temporal;
+    const [c, d] = request.temporalExtent ?? [null, null];
+    const later = (x: string | null, y: string | null): string | null => (x === null ? y : y === null ? x : Date.parse(x) >= Date.parse(y) ? x : y);
+    const earlier = (x: string | null, y: string | null): string | null => (x === null ? y : y === null ? x : Date.parse(x) <= Date.parse(y) ? x : y);
+    next.temporalExtent = [later(a, c), earlier(b, d)];
+  }
+  if (narrower.bbox) {
+    const previous = request.spatialExtent;
+    if (!previous) next.spatialExtent = narrower.bbox;
+    else if (previous.crs === narrower.bbox.crs) {
+      next.spatialExtent = {
+        crs: previous.crs,
+        west: Math.max(previous.west, narrower.bbox.west),
+        south: Math.max(previous.south, narrower.bbox.south),
+        east: Math.min(previous.east, narrower.bbox.east),
+        north: Math.min(previous.north, narrower.bbox.north),
+      };
+    } else {
+      throw new OpenEOError('FeatureUnsupported', 'filter_bbox: the bbox must use the same CRS as the spatial_extent of load_collection');
+    }
+  }
+  return next;
+}

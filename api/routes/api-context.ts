@@ -1,0 +1,25 @@
+import type { Context } from 'koa';
+import type { ApiConfig } from '../../common/config.js';
+import type { Catalog } from '../../ingest/catalog.js';
+import type { Accounts } from '../auth/accounts.js';
+import type { TokenSigner } from '../auth/tokens.js';
+import type { JobService } from '../jobs/job-service.js';
+import type { ProcessRegistry } from '../processes/registry.js';
+import type { ResultLinks } from './result-links.js';
+
+/** What the route handlers need. */
+export interface ApiContext {
+  config: ApiConfig;
+  catalog: Catalog;
+  registry: ProcessRegistry;
+  jobs: JobService;
+  accounts: Accounts;
+  tokens: TokenSigner;
+  links: ResultLinks;
+  version: string;
+}
+
+/** The URL clients reach the API at: PUBLIC_URL, or what this request came in on. */
+export function baseUrl(api: ApiContext, ctx: Context): string {
+  return (api.config.publicUrl ?? ctx.origin).replace(/\/$/, '');
+}

@@ -1,0 +1,118 @@
+import type { ArrayChunk } from '../../common/chunk.js';
+import { TaskError } from '../../common/errors.js';
+import type { IRNode } from '../../common/ir.js';
+import { encodeTaskArgs } from '../../common/task-args.js';
+import { maskBbox } from './bbox-mask.js';
+import { binary, mapValues, unary, where } from './elementwise.js';
+import { DimensionError, type NDArray } from './nd-array.js';
+import { readCog, readZarr } from './reads.js';
+import { combine, finalize, partial, reduce } from './reduce.js';
+import { concat, expand, rename, select, stack, take, transpose, upsample } from './structure.js';
+
+export interface EvaluationEnvironment {
+  /** Dependency chunks, by the `input` node's index. */
+  inputs: ArrayChunk[];
+  dataDir: string;
+  signal: { readonly aborted: boolean };
+}
+
+export function chunkToArray(chunk: ArrayChunk): NDArray {
+  const data = chunk.data instanceof Float32Array || chunk.data instanceof Float64Array ? chunk.data : Float32Array.from(chunk.data);
+  return { dims: chunk.dims, shape: chunk.shape, data };
+}
+
+/**
+ * Evaluates a fused-chunk program. Identical reads within one program are done once (a band
+ * used by both a mask and an index), and cancellation is checked between operations.
+ */
+export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promise<NDArray> {
+  // Identical sub-programs (a band referenced by both a mask and an index) are computed once.
+  const memo = new Map<string, Promise<NDArray>>();
+  const visit = (node: IRNode): Promise<NDArray> => {
+    if (node.op === 'input' || node.op === 'const') return compute(node);
+    const key = encodeTaskArgs(node);
+    let pending = memo.get(key);
+    if (!pending) {
+      pending = compute(node);
+      memo.set(key, pending);
+    }
+    return pending;
+  };
+  const compute = async (node: IRNode): Promise<NDArray> => {
+    if (env.signal.aborted) throw new TaskError('canceled', 'canceled');
+    switch (node.op) {
+      case 'input': {
+        const chunk = env.inputs[node.index];
+        if (!chunk) throw new TaskError('internal', `program refers to missing input ${node.index}`);
+        return chunkToArray(chunk);
+      }
+      case 'const':
+        return { dims: [], shape: [], data: new Float64Array([node.value]) };
+      case 'full':
+        return { dims: node.dims, shape: node.shape, data: new Float32Array(node.shape.reduce((a, b) => a * b, 1)).fill(node.value) };
+      case 'read_cog':
+        return readCog(node, env.dataDir, env.signal);
+      case 'read_zarr':
+        return readZarr(node, env.dataDir);
+      case 'unary':
+        return unary(node.fn, await visit(node.x));
+      case 'binary': {
+        const [a, b] = await Promise.all([visit(node.a), visit(node.b)]);
+        return binary(node.fn, a, b);
+      }
+      case 'where': {
+        const [c, t, e] = await Promise.all([visit(node.cond), visit(node.then), visit(node.else)]);
+        return where(c, t, e);
+      }
+      case 'clip': {
+        const { min, max } = node;
+        return mapValues(await visit(node.x), (v) => (Number.isNaN(v) ? v : Math.min(max, Math.max(min, v))));
+      }
+      case 'between': {
+        const { min, max, excludeMax } = node;
+        return mapValues(await visit(node.x), (v) => (Number.isNaN(v) ? NaN : v >= min && (excludeMax ? v < max : v <= max) ? 1 : 0));
+      }
+      case 'linear_scale': {
+        const { inputMin, inputMax, outputMin, outputMax } = node;
+        const factor = (outputMax - outputMin) / (inputMax - inputMin);
+        return mapValues(await visit(node.x), (v) => (v - inputMin) * factor + outputMin);
+      }
+      case 'isin': {
+        const values = new Set(node.values);
+        return mapValues(await visit(node.x), (v) => (Number.isNaN(v) ? NaN : values.has(v) ? 1 : 0));
+      }
+      case 'select':
+        return select(await visit(node.x), node.dim, node.index);
+      case 'take':
+        return take(await visit(node.x), node.dim, node.indices);
+      case 'reduce':
+        return reduce(await visit(node.x), node.dim, node.reducer, node.ignoreNodata);
+      case 'partial':
+        return partial(await visit(node.x), node.dim, node.reducer, node.ignoreNodata);
+      case 'combine':
+        return combine(await Promise.all(node.parts.map(visit)), node.reducer);
+      case 'finalize':
+        return finalize(await visit(node.x), node.reducer);
+      case 'stack':
+        return stack(await Promise.all(node.parts.map(visit)), node.dim);
+      case 'concat':
+        return concat(await Promise.all(node.parts.map(visit)), node.dim);
+      case 'expand':
+        return expand(await visit(node.x), node.dim);
+      case 'rename':
+        return rename(await visit(node.x), node.from, node.to);
+      case 'transpose':
+        return transpose(await visit(node.x), node.dims);
+      case 'upsample':
+        return upsample(await visit(node.x), node.factor, node.offsetY, node.offsetX, node.height, node.width);
+      case 'mask_bbox':
+        return maskBbox(await visit(node.x), node.bbox, node.epsg, node.transform);
+    }
+  };
+  try {
+    return await visit(root);
+  } catch (error) {
+    if (error instanceof DimensionError) throw new TaskError('user', error.message, { cause: error, openeoCode: 'ProcessParameterInvalid' });
+    throw error;
+  }
+}

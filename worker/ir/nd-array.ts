@@ -1,0 +1,118 @@
+/** A dense float array with named dimensions; NaN means no data. Spatial dimensions come last. */
+export interface NDArray {
+  dims: string[];
+  shape: number[];
+  data: Float32Array | Float64Array;
+}
+
+export type FloatArray = Float32Array | Float64Array;
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+export function stridesOf(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let stride = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = stride;
+    stride *= shape[i]!;
+  }
+  return strides;
+}
+
+export function scalar(value: number): NDArray {
+  return { dims: [], shape: [], data: new Float64Array([value]) };
+}
+
+export function floatLike(a: FloatArray, b: FloatArray | null, length: number): FloatArray {
+  return a instanceof Float64Array || b instanceof Float64Array ? new Float64Array(length) : new Float32Array(length);
+}
+
+export function sameLayout(a: NDArray, b: NDArray): boolean {
+  if (a.dims.length !== b.dims.length) return false;
+  for (let i = 0; i < a.dims.length; i++) if (a.dims[i] !== b.dims[i] || a.shape[i] !== b.shape[i]) return false;
+  return true;
+}
+
+const SPATIAL = new Set(['y', 'x']);
+
+/** Dimension order of a broadcast result: a's order, b's extra dimensions before the spatial tail. */
+export function broadcastDims(a: NDArray, b: NDArray): { dims: string[]; shape: number[] } {
+  const dims: string[] = [];
+  const shape: number[] = [];
+  const sizeOfDim = (name: string): number => {
+    const ia = a.dims.indexOf(name);
+    const ib = b.dims.indexOf(name);
+    const sa = ia >= 0 ? a.shape[ia]! : 1;
+    const sb = ib >= 0 ? b.shape[ib]! : 1;
+    if (sa !== sb && sa !== 1 && sb !== 1) throw new DimensionError(`dimension ${name} has size ${sa} and ${sb}`);
+    return Math.max(sa, sb);
+  };
+  const all = [...a.dims, ...b.dims.filter((d) => !a.dims.includes(d))];
+  for (const name of all.filter((d) => !SPATIAL.has(d))) {
+    dims.push(name);
+    shape.push(sizeOfDim(name));
+  }
+  for (const name of all.filter((d) => SPATIAL.has(d)).sort((p, q) => (p === 'y' ? -1 : q === 'y' ? 1 : 0))) {
+    dims.push(name);
+    shape.push(sizeOfDim(name));
+  }
+  return { dims, shape };
+}
+
+/** Strides of `array` as seen from an output layout (0 for dimensions it lacks or has size 1). */
+export function broadcastStrides(array: NDArray, dims: string[]): number[] {
+  const own = stridesOf(array.shape);
+  return dims.map((name) => {
+    const i = array.dims.indexOf(name);
+    return i < 0 || array.shape[i] === 1 ? 0 : own[i]!;
+  });
+}
+
+/** Makes `array` have exactly `dims` (in that order), broadcasting missing dimensions to `shape`. */
+export function materialize(array: NDArray, dims: string[], shape: number[]): NDArray {
+  if (array.dims.length === dims.length && array.dims.every((d, i) => d === dims[i] && array.shape[i] === shape[i])) return array;
+  const out = array.data instanceof Float64Array ? new Float64Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
+  const strides = broadcastStrides(array, dims);
+  forEachIndex(shape, strides, (o, i) => {
+    out[o] = array.data[i]!;
+  });
+  return { dims, shape, data: out };
+}
+
+/**
+ * Walks every element of `shape` in row-major order, calling `visit(outputOffset, sourceOffset)`
+ * where the source offset follows `strides`. The innermost loop is kept tight.
+ */
+export function forEachIndex(shape: readonly number[], strides: readonly number[], visit: (out: number, src: number) => void): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    visit(0, 0);
+    return;
+  }
+  const inner = shape[rank - 1]!;
+  const innerStride = strides[rank - 1]!;
+  const outer = sizeOf(shape) / Math.max(inner, 1);
+  const counter = new Array<number>(rank - 1).fill(0);
+  let out = 0;
+  for (let o = 0; o < outer; o++) {
+    let base = 0;
+    for (let d = 0; d < rank - 1; d++) base += counter[d]! * strides[d]!;
+    for (let i = 0; i < inner; i++) visit(out++, base + i * innerStride);
+    for (let d = rank - 2; d >= 0; d--) {
+      if (++counter[d]! < shape[d]!) break;
+      counter[d] = 0;
+    }
+  }
+}
+
+/** A program asked for dimensions or shapes that do not fit the data (the user's graph is at fault). */
+export class DimensionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DimensionError';
+  }
+}
