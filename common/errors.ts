@@ -46,6 +46,17 @@ export const OPENEO_ERROR_STATUS = {
   TokenInvalid: 403,
   CredentialsInvalid: 403,
   PermissionsInsufficient: 403,
+  // Raised by processes, as their openEO definitions name them.
+  MinMaxSwapped: 400,
+  ArrayElementNotAvailable: 400,
+  ArrayElementParameterMissing: 400,
+  ArrayElementParameterConflict: 400,
+  ArrayNotLabeled: 400,
+  ArrayLabelConflict: 400,
+  LabelExists: 400,
+  QuantilesParameterMissing: 400,
+  QuantilesParameterConflict: 400,
+  AscendingProbabilitiesRequired: 400,
 } as const satisfies Record<string, number>;
 
 export type OpenEOErrorCode = keyof typeof OPENEO_ERROR_STATUS;

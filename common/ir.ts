@@ -29,7 +29,25 @@ export type BinaryFunction = (typeof BINARY_FUNCTIONS)[number];
 
 /** Reducers along one dimension; NaN is skipped unless `ignoreNodata` is false. */
 export const REDUCERS = ['mean', 'sum', 'min', 'max', 'count', 'median', 'sd', 'variance', 'first', 'last', 'product', 'any', 'all'] as const;
-export type Reducer = (typeof REDUCERS)[number];
+
+/**
+ * A sample quantile (Hyndman and Fan type 7) at a probability in [0, 1], e.g. `quantile:0.9`.
+ * The probability travels in the reducer's name so a quantile is a reducer like any other:
+ * the same node shape, the same task encoding.
+ */
+export type QuantileReducer = `quantile:${number}`;
+export type Reducer = (typeof REDUCERS)[number] | QuantileReducer;
+
+const QUANTILE_PREFIX = 'quantile:';
+
+export function quantileReducer(probability: number): QuantileReducer {
+  return `${QUANTILE_PREFIX}${probability}` as QuantileReducer;
+}
+
+/** The probability of a quantile reducer, or null for the other reducers. */
+export function quantileProbability(reducer: Reducer): number | null {
+  return reducer.startsWith(QUANTILE_PREFIX) ? Number(reducer.slice(QUANTILE_PREFIX.length)) : null;
+}
 
 /** Reducers whose partial results over blocks combine exactly (tree reductions). */
 export const TREE_REDUCERS: readonly Reducer[] = ['mean', 'sum', 'min', 'max', 'count', 'sd', 'variance', 'first', 'last', 'product'];

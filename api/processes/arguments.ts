@@ -64,3 +64,28 @@ export function stringArray(process: string, args: Record<string, Value>, name: 
 export function isSymbolicOrNumber(value: Value | undefined): value is SymbolicValue | number | null {
   return value === null || typeof value === 'number' || isSymbolic(value);
 }
+
+/** A number or no-data (null), for processes on plain values. */
+export function numberOrNull(process: string, name: string, value: Value | undefined): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number') return value;
+  throw invalid(process, name, `must be a number or null, got ${describeValue(value)}`);
+}
+
+export function booleanOrNull(process: string, name: string, value: Value | undefined): boolean | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'boolean') return value;
+  throw invalid(process, name, `must be true, false or null, got ${describeValue(value)}`);
+}
+
+export function arrayArg(process: string, args: Record<string, Value>, name: string): Value[] {
+  const value = args[name];
+  if (!Array.isArray(value)) throw invalid(process, name, `must be an array, got ${describeValue(value ?? null)}`);
+  return value;
+}
+
+export function integerArg(process: string, args: Record<string, Value>, name: string): number {
+  const value = numberArg(process, args, name);
+  if (!Number.isInteger(value)) throw invalid(process, name, `must be an integer, got ${value}`);
+  return value;
+}

@@ -11,13 +11,28 @@ import type { EvaluationContext, ProcessImplementation } from './types.js';
 /** Processes on data cubes: loading, filtering, applying and reducing. */
 
 const RASTER_CUBE = { type: 'object', subtype: 'datacube' };
+const SPATIAL_DIMENSIONS = { type: 'spatial', axis: ['x', 'y'] };
+const VECTOR_CUBE = { type: 'object', subtype: 'datacube', dimensions: [{ type: 'geometry' }] };
 const BBOX_SCHEMA = {
   type: 'object',
   subtype: 'bounding-box',
   required: ['west', 'south', 'east', 'north'],
-  properties: { west: { type: 'number' }, south: { type: 'number' }, east: { type: 'number' }, north: { type: 'number' }, crs: {} },
+  properties: {
+    west: { type: 'number', description: 'Western edge.' },
+    south: { type: 'number', description: 'Southern edge.' },
+    east: { type: 'number', description: 'Eastern edge.' },
+    north: { type: 'number', description: 'Northern edge.' },
+    base: { type: ['number', 'null'], default: null, description: 'Lower height bound (unused: the data are two-dimensional).' },
+    height: { type: ['number', 'null'], default: null, description: 'Upper height bound (unused: the data are two-dimensional).' },
+    crs: {
+      description: 'Coordinate reference system of the edges; EPSG codes are supported.',
+      anyOf: [{ type: 'integer', subtype: 'epsg-code', minimum: 1000 }, { type: 'string', subtype: 'wkt2-definition' }],
+      default: 4326,
+    },
+  },
 };
-const TEMPORAL_INTERVAL = { type: 'array', subtype: 'temporal-interval', minItems: 2, maxItems: 2, items: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'string', format: 'date' }, { type: 'null' }] } };
+const TEMPORAL_BOUNDS = { anyOf: [{ type: 'string', format: 'date-time', subtype: 'date-time' }, { type: 'string', format: 'date', subtype: 'date' }, { type: 'null' }] };
+const TEMPORAL_INTERVAL = { type: 'array', subtype: 'temporal-interval', minItems: 2, maxItems: 2, items: TEMPORAL_BOUNDS };
 
 export function parseBbox(process: string, name: string, value: Value): BoundingBox {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof CubeValue || isSymbolic(value)) {
@@ -94,10 +109,32 @@ export const CUBE_PROCESSES: ProcessImplementation[] = [
       ['cubes', 'import'],
       [
         param('id', 'The collection id.', { type: 'string', subtype: 'collection-id', pattern: '^[\\w\\-\\.~/]+$' }),
-        param('spatial_extent', 'Limits the data to a bounding box (pixel centres inside), or null for all of it.', [BBOX_SCHEMA, { type: 'null' }]),
-        param('temporal_extent', 'Limits the data to [start, end) in time, or null for all of it.', [TEMPORAL_INTERVAL, { type: 'null' }]),
+        param('spatial_extent', 'Limits the data to a bounding box (pixel centres inside), or null for all of it. GeoJSON and vector cubes are not supported.', [
+          BBOX_SCHEMA,
+          { type: 'object', subtype: 'geojson', deprecated: true },
+          VECTOR_CUBE,
+          { type: 'null' },
+        ]),
+        param('temporal_extent', 'Limits the data to [start, end) in time, or null for all of it.', [{ ...TEMPORAL_INTERVAL, uniqueItems: true }, { type: 'null' }]),
         param('bands', 'Band names or common names to load, in this order; null for all bands.', [{ type: 'array', minItems: 1, items: { type: 'string', subtype: 'band-name' } }, { type: 'null' }], { optional: true, default: null }),
-        param('properties', 'Conditions on item metadata, e.g. on eo:cloud_cover.', [{ type: 'object', subtype: 'metadata-filter' }, { type: 'null' }], { optional: true, default: null }),
+        param(
+          'properties',
+          'Conditions on item metadata, e.g. on eo:cloud_cover.',
+          [
+            {
+              type: 'object',
+              subtype: 'metadata-filter',
+              additionalProperties: {
+                type: 'object',
+                subtype: 'process-graph',
+                parameters: [{ name: 'value', description: 'The property of one item.', schema: {} }],
+                returns: { description: 'Whether to load the item.', schema: { type: 'boolean' } },
+              },
+            },
+            { type: 'null' },
+          ],
+          { optional: true, default: null },
+        ),
       ],
       { description: 'A data cube with the dimensions x, y, t and bands.', schema: RASTER_CUBE },
     ),
@@ -123,7 +160,15 @@ export const CUBE_PROCESSES: ProcessImplementation[] = [
       ['cubes', 'reducer'],
       [
         param('data', 'The data cube.', RASTER_CUBE),
-        param('reducer', 'A reducer: receives the values along the dimension as `data` and returns one value.', { type: 'object', subtype: 'process-graph', parameters: [{ name: 'data', schema: { type: 'array' } }, { name: 'context', schema: {}, optional: true }] }),
+        param('reducer', 'A reducer: receives the values along the dimension as `data` and returns one value.', {
+          type: 'object',
+          subtype: 'process-graph',
+          parameters: [
+            { name: 'data', description: 'The values along the dimension, labelled.', schema: { type: 'array', subtype: 'labeled-array', items: {} } },
+            { name: 'context', description: 'The `context` given to reduce_dimension.', schema: {}, optional: true, default: null },
+          ],
+          returns: { description: 'The one value for the pixel.', schema: {} },
+        }),
         param('dimension', 'The dimension to reduce.', { type: 'string' }),
         param('context', 'Passed to the reducer.', {}, { optional: true, default: null }),
       ],
@@ -153,7 +198,15 @@ export const CUBE_PROCESSES: ProcessImplementation[] = [
       ['cubes'],
       [
         param('data', 'The data cube.', RASTER_CUBE),
-        param('process', 'A process receiving each value as `x` and returning the new value.', { type: 'object', subtype: 'process-graph', parameters: [{ name: 'x', schema: { type: ['number', 'null'] } }, { name: 'context', schema: {}, optional: true }] }),
+        param('process', 'A process receiving each value as `x` and returning the new value.', {
+          type: 'object',
+          subtype: 'process-graph',
+          parameters: [
+            { name: 'x', description: 'The value of one pixel.', schema: {} },
+            { name: 'context', description: 'The `context` given to apply.', schema: {}, optional: true, default: null },
+          ],
+          returns: { description: 'The new value of the pixel.', schema: {} },
+        }),
         param('context', 'Passed to the process.', {}, { optional: true, default: null }),
       ],
       { description: 'A data cube of the same shape.', schema: RASTER_CUBE },
@@ -170,14 +223,14 @@ export const CUBE_PROCESSES: ProcessImplementation[] = [
       'ndvi',
       'Normalized Difference Vegetation Index',
       'Computes (nir - red) / (nir + red) from two bands of the data cube, found by band name or common name.',
-      ['math > indices', 'vegetation indices'],
+      ['cubes', 'math > indices', 'vegetation indices'],
       [
-        param('data', 'A data cube with a bands dimension.', RASTER_CUBE),
+        param('data', 'A data cube with a bands dimension.', { ...RASTER_CUBE, dimensions: [SPATIAL_DIMENSIONS, { type: 'bands' }] }),
         param('nir', 'Name or common name of the near-infrared band.', { type: 'string', subtype: 'band-name' }, { optional: true, default: 'nir' }),
         param('red', 'Name or common name of the red band.', { type: 'string', subtype: 'band-name' }, { optional: true, default: 'red' }),
         param('target_band', 'Keep the bands and add the NDVI as a band of this name; null drops the bands dimension.', [{ type: 'string', pattern: '^\\w+$' }, { type: 'null' }], { optional: true, default: null }),
       ],
-      { description: 'The NDVI data cube.', schema: RASTER_CUBE },
+      { description: 'The NDVI data cube.', schema: { ...RASTER_CUBE, dimensions: [SPATIAL_DIMENSIONS] } },
       { exceptions: { NirBandAmbiguous: { message: 'The NIR band cannot be identified.' }, RedBandAmbiguous: { message: 'The red band cannot be identified.' }, DimensionAmbiguous: { message: 'The data cube has no bands dimension.' }, BandExists: { message: 'A band with the target name exists already.' } } },
     ),
     evaluate(args) {
@@ -210,8 +263,12 @@ export const CUBE_PROCESSES: ProcessImplementation[] = [
       'Filter the bands',
       'Keeps the listed bands, in the listed order.',
       ['cubes', 'filter'],
-      [param('data', 'A data cube with bands.', RASTER_CUBE), param('bands', 'Band names or common names.', { type: 'array', items: { type: 'string', subtype: 'band-name' } }, { optional: true, default: [] }), param('wavelengths', 'Not supported.', { type: 'array' }, { optional: true, default: [] })],
-      { description: 'The data cube with the selected bands.', schema: RASTER_CUBE },
+      [
+        param('data', 'A data cube with bands.', { ...RASTER_CUBE, dimensions: [{ type: 'bands' }] }),
+        param('bands', 'Band names or common names.', { type: 'array', items: { type: 'string', subtype: 'band-name' } }, { optional: true, default: [] }),
+        param('wavelengths', 'Not supported: select bands by name.', { type: 'array', items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number' } } }, { optional: true, default: [] }),
+      ],
+      { description: 'The data cube with the selected bands.', schema: { ...RASTER_CUBE, dimensions: [{ type: 'bands' }] } },
     ),
     evaluate(args) {
       const cube = cubeArg('filter_bands', args, 'data');
@@ -236,8 +293,12 @@ export const CUBE_PROCESSES: ProcessImplementation[] = [
       'Filter by time',
       'Keeps the time steps in [start, end).',
       ['cubes', 'filter'],
-      [param('data', 'A data cube.', RASTER_CUBE), param('extent', 'The interval [start, end).', TEMPORAL_INTERVAL), param('dimension', 'The temporal dimension; the only one when null.', [{ type: 'string' }, { type: 'null' }], { optional: true, default: null })],
-      { description: 'The data cube limited in time.', schema: RASTER_CUBE },
+      [
+        param('data', 'A data cube.', { ...RASTER_CUBE, dimensions: [{ type: 'temporal' }] }),
+        param('extent', 'The interval [start, end).', TEMPORAL_INTERVAL),
+        param('dimension', 'The temporal dimension; the only one when null.', { type: ['string', 'null'] }, { optional: true, default: null }),
+      ],
+      { description: 'The data cube limited in time.', schema: { ...RASTER_CUBE, dimensions: [{ type: 'temporal' }] } },
     ),
     evaluate(args) {
       const cube = cubeArg('filter_temporal', args, 'data');
@@ -253,8 +314,8 @@ export const CUBE_PROCESSES: ProcessImplementation[] = [
       'Filter by bounding box',
       'Keeps the pixels whose centres lie in the bounding box.',
       ['cubes', 'filter'],
-      [param('data', 'A data cube.', RASTER_CUBE), param('extent', 'The bounding box.', BBOX_SCHEMA)],
-      { description: 'The data cube limited in space.', schema: RASTER_CUBE },
+      [param('data', 'A raster data cube (vector cubes are not supported).', [{ ...RASTER_CUBE, dimensions: [SPATIAL_DIMENSIONS] }, VECTOR_CUBE]), param('extent', 'The bounding box.', BBOX_SCHEMA)],
+      { description: 'The data cube limited in space.', schema: [{ ...RASTER_CUBE, dimensions: [SPATIAL_DIMENSIONS] }, VECTOR_CUBE] },
     ),
     evaluate(args) {
       const cube = cubeArg('filter_bbox', args, 'data');

@@ -1,8 +1,13 @@
 import { ARRAY_PROCESSES } from './arrays.js';
+import { COMPARISON_PROCESSES } from './comparison.js';
 import { CUBE_PROCESSES } from './cubes.js';
+import { LOGIC_PROCESSES } from './logic.js';
+import { MATH_PROCESSES } from './math.js';
 import { ProcessRegistry } from './registry.js';
 import { SAVE_PROCESSES } from './save.js';
-import { SCALAR_PROCESSES } from './scalar.js';
+import { STATISTICS_PROCESSES } from './statistics.js';
+import { TEXT_PROCESSES } from './text.js';
+import { TRIGONOMETRY_PROCESSES } from './trigonometry.js';
 
 export { ProcessRegistry } from './registry.js';
 export { OUTPUT_FORMATS, resolveFormat } from './save.js';
@@ -10,5 +15,15 @@ export type { EvaluationContext, JobTarget, ProcessDefinition, ProcessImplementa
 
 /** The processes this back-end offers. */
 export function defaultProcessRegistry(): ProcessRegistry {
-  return new ProcessRegistry().register(...SCALAR_PROCESSES, ...ARRAY_PROCESSES, ...CUBE_PROCESSES, ...SAVE_PROCESSES);
+  return new ProcessRegistry().register(
+    ...MATH_PROCESSES,
+    ...TRIGONOMETRY_PROCESSES,
+    ...COMPARISON_PROCESSES,
+    ...LOGIC_PROCESSES,
+    ...ARRAY_PROCESSES,
+    ...STATISTICS_PROCESSES,
+    ...TEXT_PROCESSES,
+    ...CUBE_PROCESSES,
+    ...SAVE_PROCESSES,
+  );
 }

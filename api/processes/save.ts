@@ -42,13 +42,13 @@ export const SAVE_PROCESSES: ProcessImplementation[] = [
       'save_result',
       'Save the result',
       'Writes the data cube as files of the given format; batch jobs list them as result assets.',
-      ['cubes', 'export'],
+      ['cubes', 'export', 'stac'],
       [
-        param('data', 'The data to save.', [{ type: 'object', subtype: 'datacube' }]),
+        param('data', 'The data to save.', { type: 'object', subtype: 'datacube' }),
         param('format', 'The output format (see GET /file_formats).', { type: 'string', subtype: 'output-format' }),
         param('options', 'Format parameters (see GET /file_formats).', { type: 'object', subtype: 'output-format-options' }, { optional: true, default: {} }),
       ],
-      { description: 'True once the files are written.', schema: { type: 'boolean' } },
+      { description: 'The saved result (evaluates to true; the files appear among the job results).', schema: { type: 'object', subtype: 'stac' } },
     ),
     evaluate(args, context) {
       const data: Value = args.data ?? null;

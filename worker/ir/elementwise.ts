@@ -42,14 +42,23 @@ const UNARY: Record<UnaryFunction, (x: number) => number> = {
   is_infinite: (x) => (x === Infinity || x === -Infinity ? 1 : 0),
 };
 
+/**
+ * openEO `mod`: the remainder takes the divisor's sign; a finite dividend over an infinite
+ * divisor stays as it is, and a zero divisor gives ±infinity (NaN for 0) as division does.
+ */
+function floorMod(a: number, b: number): number {
+  if (b === 0) return a > 0 ? Infinity : a < 0 ? -Infinity : NaN;
+  const r = a % b;
+  return r !== 0 && Number.isFinite(b) && r < 0 !== b < 0 ? r + b : r;
+}
+
 const BINARY: Record<BinaryFunction, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
   pow: (a, b) => a ** b,
-  // openEO `mod`: the result has the sign of the divisor.
-  mod: (a, b) => ((a % b) + b) % b,
+  mod: floorMod,
   atan2: Math.atan2,
   min2: (a, b) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b)),
   max2: (a, b) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.max(a, b)),

@@ -1,4 +1,4 @@
-import type { Reducer } from '../../common/ir.js';
+import { quantileProbability, type Reducer } from '../../common/ir.js';
 import { DimensionError, type FloatArray, type NDArray, sizeOf } from './nd-array.js';
 
 /**
@@ -53,7 +53,9 @@ export function reduce(x: NDArray, dim: string, reducer: Reducer, ignoreNodata: 
   const n = outer * inner;
   const out = x.data instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
   const src = x.data;
-  if (reducer === 'median') {
+  const probability = quantileProbability(reducer);
+  if (reducer === 'median' || probability !== null) {
+    const pick = probability === null ? medianOf : (sorted: Float64Array) => quantileOf(sorted, probability);
     const values = new Float64Array(length);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
@@ -64,14 +66,15 @@ export function reduce(x: NDArray, dim: string, reducer: Reducer, ignoreNodata: 
           if (Number.isNaN(v)) sawNaN = true;
           else values[count++] = v;
         }
-        out[o * inner + i] = (sawNaN && !ignoreNodata) || count === 0 ? NaN : medianOf(values.subarray(0, count));
+        out[o * inner + i] = (sawNaN && !ignoreNodata) || count === 0 ? NaN : pick(values.subarray(0, count).sort());
       }
     }
     return { dims: layout.dims, shape: layout.shape, data: out };
   }
   if (reducer === 'any' || reducer === 'all') {
     // Three-valued logic: one true decides `any`, one false decides `all`; otherwise no data
-    // that is not ignored (or an empty series) leaves the answer unknown.
+    // that is not ignored leaves the answer unknown. A series of nothing but no data counts as
+    // empty (any: false, all: true), as the openEO test cases expect.
     const decisive = reducer === 'any' ? 1 : 0;
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
@@ -86,7 +89,7 @@ export function reduce(x: NDArray, dim: string, reducer: Reducer, ignoreNodata: 
             if ((v !== 0 ? 1 : 0) === decisive) decided = true;
           }
         }
-        out[o * inner + i] = decided ? decisive : (sawNaN && !ignoreNodata) || valid === 0 ? NaN : 1 - decisive;
+        out[o * inner + i] = decided ? decisive : sawNaN && !ignoreNodata && valid > 0 ? NaN : 1 - decisive;
       }
     }
     return { dims: layout.dims, shape: layout.shape, data: out };
@@ -265,7 +268,8 @@ function accumulate(state: Float64Array, reducer: Reducer, n: number, j: number,
       state[n + j] = state[n + j]! + 1;
       break;
     case 'count':
-      state[j] = state[j]! + 1;
+      // openEO counts valid values: infinities are numbers but not valid (is_valid).
+      if (Number.isFinite(v)) state[j] = state[j]! + 1;
       break;
     case 'sd':
     case 'variance': {
@@ -325,9 +329,23 @@ function finalizeState(state: Float64Array, reducer: Reducer, n: number): FloatA
   return out;
 }
 
+/** The median of sorted values. */
 function medianOf(values: Float64Array): number {
-  values.sort();
   const n = values.length;
   const mid = n >> 1;
   return n % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+}
+
+/**
+ * Type 7 sample quantile of sorted values: linear between the two order statistics around
+ * (n - 1) * p. Weighting both ends, rather than below + w * (above - below), keeps one infinite
+ * neighbour from turning into inf - inf.
+ */
+export function quantileOf(sorted: ArrayLike<number>, probability: number): number {
+  const h = (sorted.length - 1) * probability;
+  const lower = Math.floor(h);
+  const weight = h - lower;
+  const below = sorted[lower]!;
+  if (weight === 0) return below;
+  return (1 - weight) * below + weight * sorted[lower + 1]!;
 }
