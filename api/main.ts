@@ -5,6 +5,7 @@ import { apiConfig, type ApiConfig } from '../common/config.js';
 import { type EventBus, InProcessBus, NatsBus } from '../common/events/index.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { Catalog } from '../ingest/catalog.js';
+import { ensureSampleData } from '../ingest/sample-data.js';
 import { createApp } from './app.js';
 import { Accounts } from './auth/accounts.js';
 import { loadSigningKey } from './auth/signing-key.js';
@@ -35,6 +36,11 @@ export interface ApiOptions {
 /** Starts the API role: HTTP server, job store, event consumer and scheduler client. */
 export async function runApi(config: ApiConfig = apiConfig(), options: ApiOptions = {}): Promise<RunningApi> {
   const logger = options.logger ?? createLogger('api');
+  if (config.sampleData) {
+    // Collections that exist (sample or ingested) are left alone; this is fast after the first start.
+    const { created } = await ensureSampleData(config.dataDir, { log: (message: string) => logger.info(message) });
+    if (created.length > 0) logger.info({ collections: created }, 'sample data prepared');
+  }
   const bus = options.bus ?? (config.natsUrl ? await NatsBus.connect(config.natsUrl, 'api', logger) : new InProcessBus());
   const accounts = await Accounts.fromConfig({ accountsFile: config.accountsFile, accounts: config.accounts, allowDemo: options.allowDemo ?? false });
   const signer = new TokenSigner(await loadSigningKey(config.resultSigningKey, config.dataDir));

@@ -111,6 +111,11 @@ export async function runWorker(config: WorkerConfig = workerConfig(), options: 
     executor,
     async retire(reason: string) {
       logger.info({ reason }, 'retiring');
+      if (!link.connected) {
+        // No scheduler to hand work back to: nothing would wait for us.
+        await stop();
+        return;
+      }
       const allowed = new Promise<void>((resolve) => {
         retireResolve = resolve;
         setTimeout(resolve, RETIRE_TIMEOUT_MS).unref();

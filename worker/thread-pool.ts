@@ -78,7 +78,8 @@ export class ThreadPool {
   }
 
   private spawn(): PoolThread {
-    const thread: PoolThread = { worker: new Worker(this.entry), busy: null };
+    // An empty workerData: geotiff's `web-worker` dependency reads it on import in any non-main thread.
+    const thread: PoolThread = { worker: new Worker(this.entry, { workerData: {} }), busy: null };
     thread.worker.on('message', (reply: ThreadReply) => {
       const entry = this.running.get(reply.id);
       if (!entry) return;

@@ -21,5 +21,6 @@ export interface ApiContext {
 
 /** The URL clients reach the API at: PUBLIC_URL, or what this request came in on. */
 export function baseUrl(api: ApiContext, ctx: Context): string {
-  return (api.config.publicUrl ?? ctx.origin).replace(/\/$/, '');
+  // Koa 3's ctx.origin is the Origin request header; the base URL is protocol and Host.
+  return (api.config.publicUrl ?? `${ctx.protocol}://${ctx.host}`).replace(/\/$/, '');
 }

@@ -45,6 +45,7 @@ export function registerJobs(api: ApiContext, endpoints: EndpointRegistry): void
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new OpenEOError('BadRequest', 'the request body must be a JSON object with a "process"');
     const record = await api.jobs.create(userOf(ctx), body);
     ctx.status = 201;
+    ctx.body = ''; // openEO: no body; Koa would otherwise send the status text
     ctx.set('Location', `${baseUrl(api, ctx)}/jobs/${record.id}`);
     ctx.set('OpenEO-Identifier', record.id);
   });
@@ -73,6 +74,7 @@ export function registerJobs(api: ApiContext, endpoints: EndpointRegistry): void
   endpoints.add('POST', '/jobs/{job_id}/results', auth, async (ctx) => {
     await api.jobs.startJob(userOf(ctx), ctx.params.job_id!);
     ctx.status = 202;
+    ctx.body = '';
   });
 
   endpoints.add('DELETE', '/jobs/{job_id}/results', auth, async (ctx) => {
@@ -120,6 +122,8 @@ export function registerJobs(api: ApiContext, endpoints: EndpointRegistry): void
     const file = record.results?.find((f) => f.name === ctx.params.file);
     if (!file) throw new OpenEOError('FileNotFound', `job "${record.id}" has no result file "${ctx.params.file}"`);
     ctx.respond = false;
+    // Koa's default status is 404; `send` only changes it for ranges and errors.
+    ctx.res.statusCode = 200;
     await new Promise<void>((resolve) => {
       const stream = send(ctx.req, join(api.config.dataDir, file.path), { dotfiles: 'deny', etag: true, lastModified: true, maxAge: 0 });
       stream.on('headers', (res) => {
