@@ -15,6 +15,9 @@ export function errorHandler(logger: Logger) {
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = { id: randomBytes(6).toString('hex'), code: 'NotFound', message: `${ctx.method} ${ctx.path} does not exist; GET / lists the endpoints`, links: [] };
+      } else if (ctx.status === 405 || ctx.status === 501) {
+        const allowed = ctx.response.get('Allow');
+        ctx.body = { id: randomBytes(6).toString('hex'), code: ctx.status === 405 ? 'MethodNotAllowed' : 'FeatureUnsupported', message: `${ctx.method} is not supported on ${ctx.path}${allowed ? `; use ${allowed}` : ''}`, links: [] };
       }
     } catch (error) {
       const id = randomBytes(6).toString('hex');

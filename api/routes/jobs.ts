@@ -9,7 +9,7 @@ import { type ApiContext, baseUrl } from './api-context.js';
 import type { EndpointRegistry } from './endpoint-registry.js';
 
 function jobSummary(record: JobRecord): Record<string, unknown> {
-  return {
+  const summary: Record<string, unknown> = {
     id: record.id,
     title: record.title,
     description: record.description,
@@ -17,11 +17,12 @@ function jobSummary(record: JobRecord): Record<string, unknown> {
     progress: record.progress,
     created: record.created,
     updated: record.updated,
-    plan: record.plan,
-    costs: null,
-    budget: record.budget,
     log_level: record.logLevel,
   };
+  // Absent rather than null: the API types these as plain string and number.
+  if (record.plan !== null) summary.plan = record.plan;
+  if (record.budget !== null) summary.budget = record.budget;
+  return summary;
 }
 
 function jobDetail(record: JobRecord): Record<string, unknown> {

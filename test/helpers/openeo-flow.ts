@@ -86,7 +86,7 @@ export async function checkSstFlow(url: string, user: string, password: string, 
     worst = Math.max(worst, Math.abs(actual - expected));
   }
   expect(valid).toBeGreaterThan(1000);
-  expect(worst).toBeLessThanOrEqual(VALUE_TOLERANCE * 30);
+  expect(worst).toBeLessThanOrEqual(VALUE_TOLERANCE);
   return { seconds };
 }
 
