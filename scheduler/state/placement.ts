@@ -7,6 +7,13 @@ import type { TaskState, WorkerState } from './types.js';
  */
 export const DEFAULT_BANDWIDTH_BYTES_PER_MS = 100e6 / 1000;
 
+/**
+ * Fixed cost of fetching from one peer (ms): a request/response round trip over gRPC plus
+ * scheduling on both sides, whatever the size. Without it, tiny inputs look free to move and
+ * small differences in queued work scatter dependents away from their inputs.
+ */
+export const FETCH_LATENCY_MS = 1;
+
 /** Bytes of `task`'s inputs that `worker` does not hold and would have to fetch from peers. */
 export function missingBytes(task: TaskState, worker: WorkerState): number {
   let bytes = 0;
@@ -18,10 +25,19 @@ export function missingBytes(task: TaskState, worker: WorkerState): number {
 
 /**
  * When `task` would start on `worker` (ms from now): the queued work divided among its threads,
- * plus the time to fetch the inputs it lacks. Dask's `worker_objective`.
+ * plus the time to fetch the inputs it lacks (bytes over bandwidth, plus a round trip per fetch).
+ * Dask's `worker_objective`, with the fetch latency Dask's work stealing also charges.
  */
 export function startTimeMs(task: TaskState, worker: WorkerState, bandwidthBytesPerMs: number): number {
-  return worker.occupancyMs / worker.threads + missingBytes(task, worker) / bandwidthBytesPerMs;
+  let bytes = 0;
+  let fetches = 0;
+  for (const dep of task.dependencies) {
+    if (dep.whoHas.has(worker)) continue;
+    bytes += dep.nbytes;
+    fetches++;
+  }
+  // Inputs from one peer travel in one request, but holders differ: count a round trip per input, bounded by the inputs.
+  return worker.occupancyMs / worker.threads + bytes / bandwidthBytesPerMs + (fetches > 0 ? FETCH_LATENCY_MS * Math.min(fetches, 4) : 0);
 }
 
 /**

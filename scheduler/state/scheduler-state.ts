@@ -40,8 +40,6 @@ export const MAX_WORKER_DEATHS_PER_TASK = 3;
 export const MAX_TRANSIENT_RETRIES = 3;
 /** First retry delay; doubles each retry (200, 400, 800 ms). */
 export const RETRY_BASE_DELAY_MS = 200;
-/** With at most this many workers, placement scores all of them; above, holders of inputs and idle ones. */
-export const SMALL_CLUSTER_WORKERS = 32;
 
 export interface TaskSubmission {
   key: string;
@@ -124,6 +122,9 @@ export class SchedulerState {
   private now = 0;
   /** Total transitions ever made, for throughput metrics. */
   transitions = 0;
+  /** Inputs assigned tasks had to fetch from a peer, and their bytes (data-locality metrics). */
+  transfers = 0;
+  transferBytes = 0;
 
   constructor(options: SchedulerStateOptions = {}) {
     this.validate = options.validate ?? false;
@@ -245,7 +246,8 @@ export class SchedulerState {
       seq: this.jobSeq++,
       status: 'running',
       tasks: [],
-      outputs: [],
+      outputs: new Set(),
+      outputsPending: 0,
       done: 0,
       processing: 0,
       queue: new PriorityHeap<TaskState>(),
@@ -282,7 +284,8 @@ export class SchedulerState {
       const task = byKey.get(key);
       if (task === undefined) throw new SubmissionError(`output ${key} is not a task of job ${jobId}`);
       task.isOutput = true;
-      job.outputs.push(task);
+      job.outputs.add(task);
+      if (task.state !== 'memory') job.outputsPending++;
     }
 
     // Commit.
@@ -305,7 +308,7 @@ export class SchedulerState {
       this.deferFill = false;
     }
     this.fillWorkers();
-    if (job.status === 'running' && job.outputs.every((t) => t.state === 'memory')) this.finishJob(job);
+    if (job.status === 'running' && job.outputsPending === 0) this.finishJob(job);
     this.progressed.add(job);
     this.end();
     return job;
@@ -556,15 +559,24 @@ export class SchedulerState {
     this.fillWorkers();
   }
 
+  /**
+   * Workers holding some of the task's inputs (Dask's `decide_worker`): moving a task to a
+   * worker with none of its data is left to work stealing, which weighs the transfer against
+   * the idle time it saves. All workers when no holder can take it.
+   */
   private placementCandidates(task: TaskState): Iterable<WorkerState> {
-    if (this.workers.size <= SMALL_CLUSTER_WORKERS) return this.workers.values();
     const candidates = new Set<WorkerState>();
-    for (const dep of task.dependencies) for (const w of dep.whoHas) candidates.add(w);
-    for (const w of this.workers.values()) if (w.processing.size === 0) candidates.add(w);
+    for (const dep of task.dependencies) for (const w of dep.whoHas) if (w.status === 'running') candidates.add(w);
     return candidates.size > 0 ? candidates : this.workers.values();
   }
 
   private assign(task: TaskState, worker: WorkerState): void {
+    for (const dep of task.dependencies) {
+      if (!dep.whoHas.has(worker)) {
+        this.transfers++;
+        this.transferBytes += dep.nbytes;
+      }
+    }
     this.transition(task, 'processing');
     task.processingOn = worker;
     task.occupancyMs = this.estimates.durationOf(task.op);
@@ -617,8 +629,10 @@ export class SchedulerState {
       }
     }
     if (task.isOutput) {
-      for (const job of task.jobs) {
-        if (job.status === 'running' && job.outputs.every((t) => t.state === 'memory')) this.finishJob(job);
+      for (const job of [...task.jobs]) {
+        if (!job.outputs.has(task)) continue;
+        job.outputsPending--;
+        if (job.status === 'running' && job.outputsPending === 0) this.finishJob(job);
       }
     }
   }
@@ -640,6 +654,7 @@ export class SchedulerState {
   private lostData(task: TaskState): void {
     if (task.isOutput && task.meta !== null) return; // a sink's result is its report, kept here
     const needed = task.dependentsPending > 0 || (task.isOutput && task.jobs.some((j) => j.status === 'running'));
+    if (task.isOutput) for (const job of task.jobs) if (job.outputs.has(task)) job.outputsPending++;
     this.transition(task, 'released');
     if (!needed) return;
     // Recomputing needs its own inputs again.
@@ -675,14 +690,10 @@ export class SchedulerState {
     }
     if (!anyQueued) return;
     const workers = [...this.workers.values()].sort((a, b) => a.occupancyMs / a.threads - b.occupancyMs / b.threads);
-    // Round-robin one task at a time so a burst of root tasks spreads over the cluster.
-    let progress = true;
-    while (progress) {
-      progress = false;
-      for (const worker of workers) {
-        if (this.assignOneQueued(worker)) progress = true;
-      }
-    }
+    // Each worker takes a contiguous run of queued tasks in priority order: tasks next to each
+    // other in priority feed the same dependents, so their results end up on the same worker
+    // (Dask's co-assignment) instead of alternating between workers.
+    for (const worker of workers) this.fillWorker(worker);
   }
 
   private fillWorker(worker: WorkerState): void {
@@ -717,7 +728,8 @@ export class SchedulerState {
       status: 'finished',
       done: job.done,
       total: job.tasks.length,
-      outputs: job.outputs.map((t) => ({ key: t.key, meta: t.meta })),
+      // Outputs without a report (plain results) need not travel in the event.
+      outputs: [...job.outputs].filter((t) => t.meta !== null).map((t) => ({ key: t.key, meta: t.meta })),
     });
     this.forgetJob(job);
   }

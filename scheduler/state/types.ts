@@ -107,7 +107,9 @@ export interface JobState {
   readonly seq: number;
   status: JobStatus;
   readonly tasks: TaskState[];
-  readonly outputs: TaskState[];
+  readonly outputs: Set<TaskState>;
+  /** Outputs not in memory; the job finishes when it reaches zero. */
+  outputsPending: number;
   /** Tasks of this job that reached memory at least once. */
   done: number;
   /** Tasks of this job processing on some worker (for fair share). */

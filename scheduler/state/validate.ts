@@ -88,5 +88,7 @@ export function validateState(state: StateView): void {
     const done = job.tasks.filter((t) => t.counted).length;
     check(job.done === done, () => `job ${job.id} counts ${job.done} done tasks, has ${done}`);
     for (const task of job.queue.toArray()) check(task.state === 'queued', () => `job ${job.id} queues ${task.key} in state ${task.state}`);
+    const pendingOutputs = [...job.outputs].filter((t) => t.state !== 'memory').length;
+    check(job.outputsPending === pendingOutputs, () => `job ${job.id} counts ${job.outputsPending} pending outputs, has ${pendingOutputs}`);
   }
 }

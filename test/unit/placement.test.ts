@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseWorker, DEFAULT_BANDWIDTH_BYTES_PER_MS, missingBytes, startTimeMs } from '../../scheduler/state/placement.js';
+import { chooseWorker, DEFAULT_BANDWIDTH_BYTES_PER_MS, FETCH_LATENCY_MS, missingBytes, startTimeMs } from '../../scheduler/state/placement.js';
 import type { TaskState, WorkerState } from '../../scheduler/state/types.js';
 
 function worker(id: string, threads: number, occupancyMs: number, nbytes = 0): WorkerState {
@@ -26,7 +26,9 @@ describe('placement: start time = queued work / threads + missing bytes / bandwi
   it('divides queued work by threads and adds transfer time', () => {
     const w = worker('w', 4, 2000);
     const t = task([{ nbytes: 100e6, on: [] }]);
-    expect(startTimeMs(t, w, DEFAULT_BANDWIDTH_BYTES_PER_MS)).toBeCloseTo(2000 / 4 + 100e6 / DEFAULT_BANDWIDTH_BYTES_PER_MS);
+    expect(startTimeMs(t, w, DEFAULT_BANDWIDTH_BYTES_PER_MS)).toBeCloseTo(2000 / 4 + 100e6 / DEFAULT_BANDWIDTH_BYTES_PER_MS + FETCH_LATENCY_MS);
+    const local = task([{ nbytes: 100e6, on: [w] }]);
+    expect(startTimeMs(local, w, DEFAULT_BANDWIDTH_BYTES_PER_MS)).toBe(2000 / 4);
   });
 
   it('prefers the holder of large inputs over an idle worker', () => {
@@ -34,6 +36,12 @@ describe('placement: start time = queued work / threads + missing bytes / bandwi
     const idle = worker('idle', 1, 0);
     const t = task([{ nbytes: 500e6, on: [holder] }]);
     expect(chooseWorker(t, [idle, holder])).toBe(holder);
+  });
+
+  it('keeps small inputs local unless the holder is busier than a fetch round trip', () => {
+    const holder = worker('holder', 1, 0.5);
+    const idle = worker('idle', 1, 0);
+    expect(chooseWorker(task([{ nbytes: 800, on: [holder] }]), [idle, holder])).toBe(holder);
   });
 
   it('prefers an idle worker when the holder is busy for longer than the transfer takes', () => {
