@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { CommonConfig } from '../common/config.js';
 import { type EventBus, jobSubject, type JobLogEvent, type JobProgressEvent, type JobStatusEvent } from '../common/events/index.js';
 import { bindServer, CHANNEL_OPTIONS, clusterProto, grpc, grpcError } from '../common/grpc.js';
+import { HealthStatus, OVERALL_HEALTH, SCHEDULER_SERVICE } from '../common/grpc-health.js';
 import type { Logger } from '../common/logger.js';
 import type { ClusterStateReply } from '../proto/generated/openeo/cluster/v1/ClusterStateReply.js';
 import type { RegisterWorkerRequest__Output } from '../proto/generated/openeo/cluster/v1/RegisterWorkerRequest.js';
@@ -20,6 +21,12 @@ export const MAX_ASSIGNMENTS_PER_MESSAGE = 2_000;
 export const PROGRESS_INTERVAL_MS = 250;
 /** How often heartbeats and retry delays are checked (ms). */
 export const TICK_INTERVAL_MS = 250;
+/**
+ * Final outcomes of ended jobs the scheduler remembers (oldest forgotten first): an API that was
+ * down when a job ended reads them from ClusterState instead of declaring the job lost. A few
+ * hundred bytes each; a thousand covers far more jobs than end while an API restarts.
+ */
+export const RECENT_OUTCOMES_KEPT = 1_000;
 
 export interface SchedulerServerOptions {
   config: Pick<CommonConfig, 'heartbeatIntervalMs'> & { host: string; port: number; workerTimeoutMs: number };
@@ -61,6 +68,8 @@ export class SchedulerServer {
   private timers: NodeJS.Timeout[] = [];
   private workerCounter = 0;
   private boundPort = 0;
+  /** Final status events of recently ended jobs, by job id, oldest first. */
+  private readonly recentOutcomes = new Map<string, JobStatusEvent>();
 
   constructor(private readonly options: SchedulerServerOptions) {
     this.state = new SchedulerState({ validate: options.validate ?? false });
@@ -84,6 +93,7 @@ export class SchedulerServer {
       ClusterState: (call, callback) => callback(null, this.clusterState(call.request.keys)),
     };
     this.server.addService(Scheduler.service, handlers);
+    new HealthStatus(this.server, { [OVERALL_HEALTH]: 'SERVING', [SCHEDULER_SERVICE]: 'SERVING' });
   }
 
   get port(): number {
@@ -190,7 +200,7 @@ export class SchedulerServer {
         break;
       case 'heartbeat': {
         const hb = message.heartbeat!;
-        this.state.handleHeartbeat(workerId, { processBytes: hb.processBytes, managedBytes: hb.managedBytes, spilledBytes: hb.spilledBytes }, now);
+        this.state.handleHeartbeat(workerId, { processBytes: hb.processBytes, managedBytes: hb.managedBytes, spilledBytes: hb.spilledBytes, executing: hb.executing }, now);
         break;
       }
       case 'events':
@@ -203,9 +213,14 @@ export class SchedulerServer {
         }
         break;
       case 'retire':
-        this.retiring.add(workerId);
         this.options.logger.info({ workerId, reason: message.retire!.reason }, 'worker asked to retire');
-        this.send(workerId, { retire: {} });
+        this.state.handleRetireRequest(workerId, now);
+        break;
+      case 'handBack':
+        this.state.handleHandBack(workerId, message.handBack!.keys, now);
+        break;
+      case 'acquired':
+        this.state.handleAcquired(workerId, message.acquired!.chunks.map((c) => ({ key: c.key, nbytes: c.nbytes })), now);
         break;
       default:
         break;
@@ -245,6 +260,7 @@ export class SchedulerServer {
         managedBytes: w.memory.managedBytes,
         spilledBytes: w.memory.spilledBytes,
         memoryLimitBytes: w.memoryLimit,
+        executing: w.memory.executing ?? 0,
       };
     });
     return {
@@ -255,6 +271,7 @@ export class SchedulerServer {
       desiredWorkers: desiredWorkers(this.state),
       transitions: this.state.transitions,
       jobIds: [...this.state.jobs.keys()],
+      recentOutcomes: [...this.recentOutcomes.values()].map((event) => ({ jobId: event.jobId, statusEvent: JSON.stringify(event) })),
       keyTransitions: keys.length === 0 ? [] : this.state.log.recent().filter((t) => keys.includes(t.key)).map((t) => ({ key: t.key, from: t.from, to: t.to, stimulus: t.stimulus, atMs: t.at })),
     };
   }
@@ -280,6 +297,15 @@ export class SchedulerServer {
     }
     for (const [worker, keys] of outbox.cancel) this.send(worker.id, { cancel: { keys } });
     for (const [worker, keys] of outbox.release) this.send(worker.id, { release: { keys } });
+    for (const [worker, keys] of outbox.steal) this.send(worker.id, { steal: { keys } });
+    for (const [worker, tasks] of outbox.replicate) {
+      this.send(worker.id, { replicate: { chunks: tasks.map((t) => ({ key: t.key, holders: [...t.whoHas].map((w) => w.address), nbytes: t.nbytes })) } });
+    }
+    for (const worker of outbox.retire) {
+      this.retiring.add(worker.id);
+      this.options.logger.info({ workerId: worker.id, name: worker.name }, 'worker may exit: its work is handed over');
+      this.send(worker.id, { retire: {} });
+    }
     for (const worker of outbox.dropWorkers) this.dropStream(worker);
     for (const event of outbox.jobEvents) this.publishJobEvent(event);
   }
@@ -305,6 +331,7 @@ export class SchedulerServer {
       if (event.error) payload.error = { code: event.error.code, message: event.error.message };
       if (event.outputs) payload.outputs = event.outputs.map((o) => ({ key: o.key, meta: parseMeta(o.meta) }));
       this.options.bus.publish(jobSubject(event.jobId, 'status'), payload);
+      this.rememberOutcome(payload);
       this.options.logger.info({ jobId: event.jobId, status: event.status, done: event.done, total: event.total, error: event.error?.message }, 'job ended');
     } else if (event.kind === 'log') {
       const payload: JobLogEvent = { jobId: event.jobId, level: event.level, message: event.message, at, source: 'scheduler' };
@@ -312,6 +339,13 @@ export class SchedulerServer {
     } else {
       this.publishProgressEvent(event.jobId, event.done, event.total, at);
     }
+  }
+
+  private rememberOutcome(event: JobStatusEvent): void {
+    if (event.status === 'running') return;
+    this.recentOutcomes.delete(event.jobId);
+    this.recentOutcomes.set(event.jobId, event);
+    if (this.recentOutcomes.size > RECENT_OUTCOMES_KEPT) this.recentOutcomes.delete(this.recentOutcomes.keys().next().value!);
   }
 
   private publishProgress(): void {

@@ -9,7 +9,7 @@ import type { TaskResult } from '../proto/generated/openeo/cluster/v1/TaskResult
 import { PriorityHeap } from '../common/priority-heap.js';
 import type { ChunkStore } from './chunk-store.js';
 import { failureOf, type TaskFailureReport } from './kernel-errors.js';
-import type { KernelContext, KernelOutput } from './kernels/kernel.js';
+import type { KernelContext, KernelDefinition, KernelOutput } from './kernels/kernel.js';
 import { kernelFor } from './kernels/registry.js';
 import type { PeerFetcher } from './peer-fetch.js';
 import type { ThreadOutcome, ThreadPool } from './thread-pool.js';
@@ -218,28 +218,59 @@ export class Executor {
       if (kernel.placement === 'thread' && this.runningOnThreads >= this.pool.size) return;
       this.ready.pop();
       task.state = 'running';
-      if (kernel.placement === 'inline') this.runInline(task, kernel.run);
-      else this.runOnThread(task);
+      if (kernel.placement === 'thread') this.runningOnThreads++;
+      // Inputs in memory are used at once (the common, fast path); spilled ones are read back first.
+      const inputs = this.inputsInMemory(task);
+      if (inputs) this.run(task, kernel, inputs);
+      else {
+        const generation = this.generation;
+        void this.loadInputs(task).then(
+          (loaded) => generation === this.generation && this.run(task, kernel, loaded),
+          (error: unknown) => {
+            if (generation !== this.generation) return;
+            if (kernel.placement === 'thread') this.runningOnThreads--;
+            this.fail(task, failureOf(error), 0);
+            this.pump();
+          },
+        );
+      }
     }
   }
 
-  private inputsOf(task: LocalTask): Chunk[] {
-    return task.deps.map((dep) => {
-      const chunk = this.store.get(dep.key);
-      if (!chunk) throw new TaskError('transient', `input ${dep.key} disappeared before the task ran`);
-      return chunk;
-    });
+  private inputsInMemory(task: LocalTask): Chunk[] | null {
+    const inputs: Chunk[] = [];
+    for (const dep of task.deps) {
+      const chunk = this.store.peek(dep.key);
+      if (!chunk) return null;
+      inputs.push(chunk);
+    }
+    return inputs;
+  }
+
+  private async loadInputs(task: LocalTask): Promise<Chunk[]> {
+    return Promise.all(
+      task.deps.map(async (dep) => {
+        const chunk = await this.store.get(dep.key);
+        if (!chunk) throw new TaskError('transient', `input ${dep.key} disappeared before the task ran`);
+        return chunk;
+      }),
+    );
   }
 
   private parseArgs(task: LocalTask): unknown {
     return decodeTaskArgs(decoder.decode(task.rawArgs));
   }
 
-  private runInline(task: LocalTask, run: (args: never, inputs: Chunk[], context: KernelContext) => KernelOutput | Promise<KernelOutput>): void {
+  private run(task: LocalTask, kernel: KernelDefinition, inputs: Chunk[]): void {
+    if (kernel.placement === 'inline') this.runInline(task, kernel.run, inputs);
+    else this.runOnThread(task, inputs);
+  }
+
+  private runInline(task: LocalTask, run: KernelDefinition['run'], inputs: Chunk[]): void {
     const started = performance.now();
     let output: KernelOutput | Promise<KernelOutput>;
     try {
-      output = run(this.parseArgs(task) as never, this.inputsOf(task), this.contextOf(task));
+      output = run(this.parseArgs(task) as never, inputs, this.contextOf(task));
     } catch (error) {
       this.fail(task, failureOf(error), performance.now() - started);
       return;
@@ -255,18 +286,18 @@ export class Executor {
     }
   }
 
-  private runOnThread(task: LocalTask): void {
+  private runOnThread(task: LocalTask, inputs: Chunk[]): void {
     const started = performance.now();
-    let inputs: Chunk[];
+    const generation = this.generation;
+    let args: unknown;
     try {
-      inputs = this.inputsOf(task);
+      args = this.parseArgs(task);
     } catch (error) {
+      this.runningOnThreads--;
       this.fail(task, failureOf(error), 0);
       return;
     }
-    this.runningOnThreads++;
-    const generation = this.generation;
-    const { id, done } = this.pool.run(task.op, this.parseArgs(task), inputs, { key: task.key, jobId: task.jobId, dataDir: this.options.dataDir });
+    const { id, done } = this.pool.run(task.op, args, inputs, { key: task.key, jobId: task.jobId, dataDir: this.options.dataDir });
     task.runId = id;
     void done.then((outcome: ThreadOutcome) => {
       this.runningOnThreads--;

@@ -17,7 +17,7 @@ export function createPeerServer(store: ChunkStore): grpc.Server {
       void (async () => {
         for (const key of call.request.keys) {
           if (call.cancelled) return;
-          const chunk = store.getOwned(key);
+          const chunk = await store.getOwned(key);
           if (!chunk) {
             call.write({ key, missing: true, last: true });
             continue;

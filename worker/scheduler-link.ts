@@ -28,6 +28,8 @@ export interface LinkHandlers {
   cancel(keys: string[]): void;
   release(keys: string[]): void;
   steal(keys: string[]): void;
+  /** Copy these chunks from their holders (a peer is retiring). */
+  replicate(chunks: { key: string; holders: string[]; nbytes: number }[]): void;
   /** The scheduler allows this worker to exit (after a retire request). */
   retire(): void;
   /** The session ended (scheduler restarted or unreachable): drop all state before reconnecting. */
@@ -100,6 +102,10 @@ export class SchedulerLink {
     if (keys.length > 0) this.write({ handBack: { keys } });
   }
 
+  acquired(chunks: { key: string; nbytes: number }[]): void {
+    if (chunks.length > 0) this.write({ acquired: { chunks } });
+  }
+
   requestRetire(reason: string): void {
     this.write({ retire: { reason } });
   }
@@ -165,6 +171,9 @@ export class SchedulerLink {
         break;
       case 'steal':
         this.handlers.steal(message.steal!.keys);
+        break;
+      case 'replicate':
+        this.handlers.replicate(message.replicate!.chunks);
         break;
       case 'retire':
         this.handlers.retire();

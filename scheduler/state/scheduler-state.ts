@@ -1,5 +1,6 @@
 import { DurationEstimates } from './duration-estimates.js';
-import { chooseWorker, DEFAULT_BANDWIDTH_BYTES_PER_MS } from './placement.js';
+import { MEMORY_PAUSE_FRACTION, MEMORY_REFUSE_FRACTION, MEMORY_RESUME_HYSTERESIS } from '../../common/memory-limits.js';
+import { chooseWorker, DEFAULT_BANDWIDTH_BYTES_PER_MS, FETCH_LATENCY_MS, missingBytes } from './placement.js';
 import { PriorityHeap } from '../../common/priority-heap.js';
 import { TransitionLog } from './transition-log.js';
 import type {
@@ -33,6 +34,16 @@ export const SHORT_TASK_QUEUE_MS = 20;
 export const SHORT_TASK_QUEUE_BYTES = 64 * 1024 * 1024;
 /** Upper bound on slots for short tasks, whatever their measured duration. */
 export const MAX_SHORT_TASK_SLOTS = 4096;
+
+/** An idle worker steals up to this many tasks per thread, so it has the next one at hand. */
+export const STEAL_TASKS_PER_THREAD = 2;
+/**
+ * A task is worth stealing when moving its inputs costs less than this share of the time it
+ * would still wait on its busy worker (Dask's stealing weighs transfer against compute likewise).
+ */
+export const STEAL_COST_RATIO = 0.5;
+/** Tasks of one busy worker examined per steal attempt: bounds the work on huge queues. */
+export const STEAL_SCAN_LIMIT = 200;
 
 /** A task that was on this many workers when they died fails (Dask's `allowed-failures` + 1). */
 export const MAX_WORKER_DEATHS_PER_TASK = 3;
@@ -89,7 +100,17 @@ export class SubmissionError extends Error {
 }
 
 function newOutbox(): Outbox {
-  return { assign: new Map(), release: new Map(), cancel: new Map(), jobEvents: [], dropWorkers: [] };
+  return { assign: new Map(), release: new Map(), cancel: new Map(), steal: new Map(), replicate: new Map(), retire: [], jobEvents: [], dropWorkers: [] };
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.round(bytes / 1e6)} MB`;
+}
+
+function pushMany<K, V>(map: Map<K, V[]>, key: K, values: V[]): void {
+  const list = map.get(key);
+  if (list) list.push(...values);
+  else map.set(key, [...values]);
 }
 
 function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -170,6 +191,7 @@ export class SchedulerState {
       lastSeen: now,
       memory: { processBytes: 0, managedBytes: 0, spilledBytes: 0 },
       executedCount: 0,
+      incomingSteals: 0,
     };
     this.workers.set(worker.id, worker);
     this.fillWorkers();
@@ -280,6 +302,7 @@ export class SchedulerState {
       }
     }
     this.checkAcyclic(fresh);
+    this.checkFits(fresh);
     for (const key of outputKeys) {
       const task = byKey.get(key);
       if (task === undefined) throw new SubmissionError(`output ${key} is not a task of job ${jobId}`);
@@ -345,7 +368,13 @@ export class SchedulerState {
     this.addHolder(task, worker, report.nbytes);
     this.transition(task, 'memory');
     this.onMemory(task);
-    this.fillWorker(worker);
+    if (worker.status === 'retiring') {
+      this.replicateUnique(worker);
+      this.checkRetired(worker);
+    } else {
+      this.fillWorker(worker);
+      if (worker.processing.size < worker.threads) this.stealFor(worker);
+    }
     this.end();
   }
 
@@ -361,7 +390,7 @@ export class SchedulerState {
     if (report.kind === 'canceled') {
       // The worker stopped it because we asked; nothing to do.
       this.transition(task, 'released');
-    } else if (report.kind === 'transient' && task.retries < MAX_TRANSIENT_RETRIES) {
+    } else if ((report.kind === 'transient' || report.kind === 'out-of-memory') && task.retries < MAX_TRANSIENT_RETRIES) {
       task.retries++;
       task.retryAt = now + RETRY_BASE_DELAY_MS * 2 ** (task.retries - 1);
       this.transition(task, 'waiting');
@@ -372,14 +401,82 @@ export class SchedulerState {
       }
     } else {
       const failure: TaskFailure =
-        report.kind === 'transient'
-          ? { kind: 'transient', code: report.code, message: `${report.message} (gave up after ${MAX_TRANSIENT_RETRIES + 1} attempts)` }
-          : { kind: report.kind, code: report.code, message: report.message };
+        report.kind === 'out-of-memory'
+          ? { kind: 'out-of-memory', code: 'Internal', message: `out of memory: ${task.op} needs more memory than a worker has (limit ${formatBytes(worker.memoryLimit)}), ${MAX_TRANSIENT_RETRIES + 1} attempts; use a smaller extent or larger workers` }
+          : report.kind === 'transient'
+            ? { kind: 'transient', code: report.code, message: `${report.message} (gave up after ${MAX_TRANSIENT_RETRIES + 1} attempts)` }
+            : { kind: report.kind, code: report.code, message: report.message };
       task.error = failure;
       this.transition(task, 'erred');
       this.failJobsOf(task, failure);
     }
-    this.fillWorker(worker);
+    if (worker.status === 'retiring') this.checkRetired(worker);
+    else this.fillWorker(worker);
+    this.end();
+  }
+
+  /** A worker gives back tasks it had not started (asked for by a steal or its retirement). */
+  handleHandBack(workerId: string, keys: string[], now: number): void {
+    const worker = this.workers.get(workerId);
+    this.begin(`hand-back:${worker?.name ?? workerId}`, now);
+    if (!worker) {
+      this.end();
+      return;
+    }
+    for (const key of keys) {
+      const task = this.tasks.get(key);
+      if (!task || task.state !== 'processing' || task.processingOn !== worker) continue;
+      const thief = task.stealTo;
+      this.clearSteal(task);
+      this.unassign(task, worker);
+      this.transition(task, 'waiting');
+      task.waitingOn = 0;
+      if (thief && thief.status === 'running' && this.workers.get(thief.id) === thief) this.assign(task, thief);
+      else this.makeReady(task);
+    }
+    if (worker.status === 'retiring') this.checkRetired(worker);
+    this.fillWorkers();
+    this.end();
+  }
+
+  /**
+   * A worker wants to leave (Kubernetes scale-down): it gets no new tasks, hands back those it
+   * has not started, and its results that nobody else holds are copied to peers; then it may exit.
+   */
+  handleRetireRequest(workerId: string, now: number): void {
+    const worker = this.workers.get(workerId);
+    if (!worker) return;
+    this.begin(`retire:${worker.name}`, now);
+    worker.status = 'retiring';
+    if (worker.processing.size > 0) {
+      const keys: string[] = [];
+      for (const task of worker.processing) {
+        this.clearSteal(task);
+        keys.push(task.key);
+      }
+      pushMany(this.outbox.steal, worker, keys);
+    }
+    this.replicateUnique(worker);
+    this.checkRetired(worker);
+    this.fillWorkers();
+    this.end();
+  }
+
+  /** A worker now holds copies of these results (replication from a retiring peer). */
+  handleAcquired(workerId: string, chunks: { key: string; nbytes: number }[], now: number): void {
+    const worker = this.workers.get(workerId);
+    if (!worker) return;
+    this.begin(`acquired:${worker.name}`, now);
+    for (const { key, nbytes } of chunks) {
+      const task = this.tasks.get(key);
+      task && (task.replicating = false);
+      if (!task || task.state !== 'memory' || task.whoHas.has(worker)) {
+        pushTo(this.outbox.release, worker, key);
+        continue;
+      }
+      this.addHolder(task, worker, nbytes);
+    }
+    for (const w of this.workers.values()) if (w.status === 'retiring') this.checkRetired(w);
     this.end();
   }
 
@@ -402,6 +499,18 @@ export class SchedulerState {
     if (!worker) return;
     worker.lastSeen = now;
     worker.memory = memory;
+    if (worker.memoryLimit <= 0) return;
+    const used = memory.processBytes / worker.memoryLimit;
+    if (worker.status === 'running' && used >= MEMORY_PAUSE_FRACTION) {
+      this.begin(`pause:${worker.name}`, now);
+      worker.status = 'paused';
+      this.end();
+    } else if (worker.status === 'paused' && used < MEMORY_PAUSE_FRACTION * MEMORY_RESUME_HYSTERESIS) {
+      this.begin(`resume:${worker.name}`, now);
+      worker.status = 'running';
+      this.fillWorkers();
+      this.end();
+    }
   }
 
   /** Periodic housekeeping: heartbeat timeouts and due retries. */
@@ -420,6 +529,9 @@ export class SchedulerState {
         this.delayed.delete(task);
         if (task.state === 'waiting' && task.waitingOn === 0) this.makeReady(task);
       }
+    }
+    for (const worker of this.workers.values()) {
+      if (worker.status === 'running' && worker.processing.size < worker.threads) this.stealFor(worker);
     }
     this.end();
   }
@@ -480,6 +592,8 @@ export class SchedulerState {
       counted: false,
       error: null,
       assignedAt: 0,
+      stealTo: null,
+      replicating: false,
     };
   }
 
@@ -515,6 +629,23 @@ export class SchedulerState {
     }
   }
 
+  /** A task whose result alone exceeds every worker's memory cannot run: say so before starting. */
+  private checkFits(fresh: TaskState[]): void {
+    let largest = 0;
+    for (const worker of this.workers.values()) largest = Math.max(largest, worker.memoryLimit);
+    if (largest <= 0) return;
+    const room = largest * MEMORY_REFUSE_FRACTION;
+    const tooBig = fresh.find((t) => t.nbytes > room);
+    if (!tooBig) return;
+    for (const task of fresh) {
+      for (const dep of task.dependencies) {
+        const i = dep.dependents.indexOf(task);
+        if (i >= 0) dep.dependents.splice(i, 1);
+      }
+    }
+    throw new SubmissionError(`a task of this job (${tooBig.op}) holds ${formatBytes(tooBig.nbytes)} at once, more than the largest worker can hold (${formatBytes(largest)}); use a smaller extent, or run larger workers`);
+  }
+
   private transition(task: TaskState, to: TaskStateName): void {
     const from = task.state;
     task.state = to;
@@ -525,6 +656,8 @@ export class SchedulerState {
   /** A task is needed: wait for its dependencies, recomputing any whose data is gone. */
   private want(task: TaskState): void {
     if (task.state !== 'released') return;
+    // A task computed before and released gave back its holds on its inputs: take them again.
+    this.holdDependencies(task);
     this.transition(task, 'waiting');
     let waitingOn = 0;
     for (const dep of task.dependencies) {
@@ -588,6 +721,7 @@ export class SchedulerState {
   }
 
   private unassign(task: TaskState, worker: WorkerState): void {
+    this.clearSteal(task);
     worker.processing.delete(task);
     worker.occupancyMs -= task.occupancyMs;
     if (worker.processing.size === 0) worker.occupancyMs = 0; // no drift from float sums
@@ -763,7 +897,73 @@ export class SchedulerState {
     }
   }
 
+  private clearSteal(task: TaskState): void {
+    if (task.stealTo) {
+      task.stealTo.incomingSteals = Math.max(0, task.stealTo.incomingSteals - 1);
+      task.stealTo = null;
+    }
+  }
+
+  /**
+   * Work stealing for an idle worker: asks busy workers to hand back tasks they have not
+   * started when moving their inputs costs less than part of their wait there.
+   */
+  private stealFor(thief: WorkerState): void {
+    let want = thief.threads * STEAL_TASKS_PER_THREAD - thief.processing.size - thief.incomingSteals;
+    if (want <= 0) return;
+    const victims = [...this.workers.values()]
+      .filter((w) => w !== thief && w.processing.size > w.threads)
+      .sort((a, b) => b.occupancyMs / b.threads - a.occupancyMs / a.threads);
+    for (const victim of victims) {
+      const wait = victim.occupancyMs / victim.threads;
+      // Newest assignments are the least likely to have started.
+      const candidates = [...victim.processing].slice(-STEAL_SCAN_LIMIT).reverse();
+      const keys: string[] = [];
+      for (const task of candidates) {
+        if (want <= 0 || victim.processing.size - keys.length <= victim.threads) break;
+        if (task.stealTo) continue;
+        const bytes = missingBytes(task, thief);
+        const cost = bytes / this.bandwidth + (task.dependencies.length > 0 && bytes > 0 ? FETCH_LATENCY_MS : 0);
+        if (cost >= wait * STEAL_COST_RATIO) continue;
+        task.stealTo = thief;
+        thief.incomingSteals++;
+        keys.push(task.key);
+        want--;
+      }
+      if (keys.length > 0) pushMany(this.outbox.steal, victim, keys);
+      if (want <= 0) return;
+    }
+  }
+
+  /** Copies results only `worker` holds, and that are still needed, to the least loaded running peer. */
+  private replicateUnique(worker: WorkerState): void {
+    const targets = [...this.workers.values()].filter((w) => w !== worker && w.status === 'running');
+    if (targets.length === 0) return;
+    for (const task of worker.hasWhat) {
+      if (task.whoHas.size !== 1 || task.replicating || !this.stillNeeded(task)) continue;
+      const target = targets.reduce((best, w) => (w.nbytes < best.nbytes ? w : best));
+      task.replicating = true;
+      pushTo(this.outbox.replicate, target, task);
+    }
+  }
+
+  private stillNeeded(task: TaskState): boolean {
+    return task.dependentsPending > 0 || (task.isOutput && task.meta === null && task.jobs.some((j) => j.status === 'running'));
+  }
+
+  /** A retiring worker may exit once it runs nothing and holds nothing only it has that is needed. */
+  private checkRetired(worker: WorkerState): void {
+    if (worker.status !== 'retiring' || worker.processing.size > 0) return;
+    if (this.outbox.retire.includes(worker)) return;
+    const peers = [...this.workers.values()].some((w) => w !== worker && w.status === 'running');
+    if (peers) {
+      for (const task of worker.hasWhat) if (task.whoHas.size === 1 && this.stillNeeded(task)) return;
+    }
+    this.outbox.retire.push(worker);
+  }
+
   private forgetTask(task: TaskState): void {
+    this.clearSteal(task);
     switch (task.state) {
       case 'processing': {
         const worker = task.processingOn!;

@@ -56,6 +56,10 @@ export interface TaskState {
   error: TaskFailure | null;
   /** Monotonic time the current assignment was sent (for stealing and duration). */
   assignedAt: number;
+  /** Idle worker this task is being stolen for (asked back from its worker, not yet returned). */
+  stealTo: WorkerState | null;
+  /** Whether a copy of this result is being made on another worker (its holder retires). */
+  replicating: boolean;
 }
 
 export interface TaskFailure {
@@ -88,6 +92,8 @@ export interface WorkerState {
   memory: WorkerMemory;
   /** Tasks run to completion here (for tests and metrics). */
   executedCount: number;
+  /** Tasks being stolen for this worker, not yet handed back by their workers. */
+  incomingSteals: number;
 }
 
 export interface WorkerMemory {
@@ -97,6 +103,8 @@ export interface WorkerMemory {
   managedBytes: number;
   /** Bytes of chunks spilled to the worker's disk. */
   spilledBytes: number;
+  /** Tasks running on the worker at its last heartbeat. */
+  executing?: number;
 }
 
 export type JobStatus = 'running' | 'finished' | 'error' | 'canceled';
@@ -124,6 +132,12 @@ export interface Outbox {
   readonly assign: Map<WorkerState, TaskState[]>;
   readonly release: Map<WorkerState, string[]>;
   readonly cancel: Map<WorkerState, string[]>;
+  /** Ask these workers to hand back these tasks if not started (stealing, retiring). */
+  readonly steal: Map<WorkerState, string[]>;
+  /** Ask these workers to copy these results from their holders (a holder retires). */
+  readonly replicate: Map<WorkerState, TaskState[]>;
+  /** These workers may exit: they retired and hold nothing only they have. */
+  readonly retire: WorkerState[];
   readonly jobEvents: JobEvent[];
   /** Workers to disconnect (heartbeat timeout, retired). */
   readonly dropWorkers: WorkerState[];

@@ -80,6 +80,12 @@ export function validateState(state: StateView): void {
       nbytes += task.nbytes;
     }
     check(nbytes === worker.nbytes, () => `worker ${worker.name} nbytes ${worker.nbytes} != ${nbytes}`);
+    let incoming = 0;
+    for (const task of state.tasks.values()) if (task.stealTo === worker) incoming++;
+    check(incoming === worker.incomingSteals, () => `worker ${worker.name} expects ${worker.incomingSteals} stolen tasks, ${incoming} are on their way`);
+  }
+  for (const task of state.tasks.values()) {
+    if (task.stealTo) check(task.state === 'processing' && task.processingOn !== task.stealTo, () => `task ${task.key} is being stolen but is ${task.state}`);
   }
   for (const job of state.jobs.values()) {
     check(job.status === 'running', () => `ended job ${job.id} is still stored`);

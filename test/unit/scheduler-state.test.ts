@@ -290,4 +290,129 @@ describe('SchedulerState', () => {
     full.handleSubmitGraph('j', [task('t')], ['t'], 0);
     expect(full.log.story('t').map((t) => t.to)).toEqual(['waiting', 'queued', 'processing']);
   });
+
+  it('steals queued work for an idle worker when moving it is cheap', () => {
+    const state = new SchedulerState({ validate: true });
+    const busy = addWorker(state, 'busy', 1);
+    state.estimates.record('slow', 1000, 1000);
+    // A root on `busy`, then eight cheap dependents that all land where their input is.
+    state.handleSubmitGraph('job', [task('root', [], 'slow', 1000), ...Array.from({ length: 8 }, (_, i) => task(`d${i}`, ['root'], 'slow', 1000))], Array.from({ length: 8 }, (_, i) => `d${i}`), 0);
+    state.takeOutbox();
+    state.handleTaskFinished('busy', { key: 'root', nbytes: 1000, durationMs: 1000 }, 1);
+    expect(assignedKeys(state.takeOutbox(), busy)).toHaveLength(8);
+    const idle = addWorker(state, 'idle', 1);
+    state.takeOutbox();
+    state.handleTick(2, 60_000);
+    const outbox = state.takeOutbox();
+    const asked = outbox.steal.get(busy) ?? [];
+    expect(asked.length).toBe(2);
+    // The busy worker hands back one it had not started; it is assigned to the thief.
+    state.handleHandBack('busy', [asked[0]!], 3);
+    expect(assignedKeys(state.takeOutbox(), idle)).toEqual([asked[0]]);
+    expect(state.tasks.get(asked[0]!)!.processingOn).toBe(idle);
+    // The other had started: it finishes on the busy worker, and the steal is forgotten.
+    state.handleTaskFinished('busy', { key: asked[1]!, nbytes: 10, durationMs: 1000 }, 4);
+    expect(idle.incomingSteals).toBe(0);
+  });
+
+  it('does not steal when moving the inputs costs more than waiting', () => {
+    const state = new SchedulerState({ validate: true });
+    const busy = addWorker(state, 'busy', 1);
+    state.estimates.record('quick', 1, 1);
+    state.handleSubmitGraph('job', [task('root', [], 'quick', 5e8), task('a', ['root'], 'quick'), task('b', ['root'], 'quick'), task('c', ['root'], 'quick')], ['a', 'b', 'c'], 0);
+    state.takeOutbox();
+    state.handleTaskFinished('busy', { key: 'root', nbytes: 5e8, durationMs: 1 }, 1);
+    expect(assignedKeys(state.takeOutbox(), busy)).toHaveLength(3);
+    addWorker(state, 'idle', 1);
+    state.handleTick(2, 60_000);
+    expect(state.takeOutbox().steal.size).toBe(0);
+  });
+
+  it('retires a worker: hands back unstarted tasks, copies unique needed results, then lets it go', () => {
+    const state = new SchedulerState({ validate: true });
+    const leaving = addWorker(state, 'leaving', 1);
+    state.handleSubmitGraph('job', [task('a'), task('b'), task('c', ['a', 'b'])], ['c'], 0);
+    const first = state.takeOutbox();
+    expect(assignedKeys(first, leaving)).toEqual(['a', 'b']);
+    state.handleTaskFinished('leaving', { key: 'a', nbytes: 10, durationMs: 1 }, 1);
+    const staying = addWorker(state, 'staying', 1);
+    state.takeOutbox();
+    state.handleRetireRequest('leaving', 2);
+    let outbox = state.takeOutbox();
+    expect(outbox.steal.get(leaving)).toEqual(['b']);
+    expect(outbox.replicate.get(staying)!.map((t) => t.key)).toEqual(['a']);
+    expect(outbox.retire).toEqual([]);
+    state.handleHandBack('leaving', ['b'], 3);
+    outbox = state.takeOutbox();
+    expect(assignedKeys(outbox, staying)).toEqual(['b']);
+    expect(outbox.retire).toEqual([]); // `a` is still only on the leaving worker
+    state.handleAcquired('staying', [{ key: 'a', nbytes: 10 }], 4);
+    outbox = state.takeOutbox();
+    expect(outbox.retire).toEqual([leaving]);
+    state.handleWorkerRemoved('leaving', 'retired', false, 5);
+    state.handleTaskFinished('staying', { key: 'b', nbytes: 10, durationMs: 1 }, 6);
+    expect(assignedKeys(state.takeOutbox(), staying)).toEqual(['c']);
+    expect(state.tasks.get('a')!.diedOn).toEqual([]);
+  });
+
+  it('pauses a worker above the memory threshold and resumes it below', () => {
+    const state = new SchedulerState({ validate: true });
+    const w = addWorker(state, 'w', 1);
+    state.handleHeartbeat('w', { processBytes: 0.85e9, managedBytes: 0, spilledBytes: 0 }, 1);
+    expect(w.status).toBe('paused');
+    state.handleSubmitGraph('job', [task('a')], ['a'], 2);
+    expect(state.takeOutbox().assign.size).toBe(0);
+    expect(state.queuedCount()).toBe(1);
+    state.handleHeartbeat('w', { processBytes: 0.78e9, managedBytes: 0, spilledBytes: 0 }, 3);
+    expect(w.status).toBe('paused'); // hysteresis
+    state.handleHeartbeat('w', { processBytes: 0.5e9, managedBytes: 0, spilledBytes: 0 }, 4);
+    expect(w.status).toBe('running');
+    expect(assignedKeys(state.takeOutbox(), w)).toEqual(['a']);
+  });
+
+  it('refuses a graph whose single task needs more memory than any worker has', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'w', 1);
+    expect(() => state.handleSubmitGraph('big', [task('huge', [], 'op', 5e9)], ['huge'], 0)).toThrow(/more than the largest worker can hold \(1\.0 GB\)/);
+    expect(state.tasks.size).toBe(0);
+  });
+
+  it('retries out-of-memory failures elsewhere, then fails the job saying so', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'w', 1);
+    state.handleSubmitGraph('job', [task('a')], ['a'], 0);
+    state.takeOutbox();
+    let now = 0;
+    for (let attempt = 0; attempt < MAX_TRANSIENT_RETRIES; attempt++) {
+      state.handleTaskErred('w', { key: 'a', kind: 'out-of-memory', message: 'allocation failed', code: 'Internal' }, now);
+      now += 10_000;
+      state.handleTick(now, 60_000);
+    }
+    state.handleTaskErred('w', { key: 'a', kind: 'out-of-memory', message: 'allocation failed', code: 'Internal' }, now);
+    const status = state.takeOutbox().jobEvents.find((e) => e.kind === 'status');
+    expect(status && status.kind === 'status' && status.error?.message).toMatch(/out of memory: op needs more memory than a worker has \(limit 1\.0 GB\)/);
+  });
+
+  it('recomputes a chain from lineage when a worker holding its last link dies after its inputs were released', () => {
+    const state = new SchedulerState({ validate: true });
+    const w1 = addWorker(state, 'w1', 1);
+    state.handleSubmitGraph('job', [task('a'), task('b', ['a']), task('c', ['b']), task('d', ['c'])], ['d'], 0);
+    let now = 1;
+    for (const key of ['a', 'b']) {
+      state.takeOutbox();
+      state.handleTaskFinished('w1', { key, nbytes: 10, durationMs: 1 }, now++);
+    }
+    // a was released once b was computed; b now lives only on w1, and c is assigned.
+    expect(state.tasks.get('a')!.state).toBe('released');
+    const w2 = addWorker(state, 'w2', 1);
+    state.handleWorkerRemoved('w1', 'killed', true, now++);
+    // b and, for it, a must be computed again on w2.
+    expect(assignedKeys(state.takeOutbox(), w2)).toEqual(['a']);
+    for (const key of ['a', 'b', 'c', 'd']) {
+      state.handleTaskFinished('w2', { key, nbytes: 10, durationMs: 1 }, now++);
+      state.takeOutbox();
+    }
+    expect(state.jobs.size).toBe(0);
+    void w1;
+  });
 });
