@@ -5,6 +5,7 @@ import type { JobTarget, SavedOutput } from '../processes/types.js';
 import { temporalDim } from './cube.js';
 import { type CompiledTask, DagBuilder } from './dag-builder.js';
 import { GraphEvaluator } from './evaluate.js';
+import { translateLegacyGraph } from './legacy-graphs.js';
 import type { ProcessGraph } from './process-graph.js';
 import { lowerGtiff } from './save.js';
 import { isCube } from './values.js';
@@ -30,7 +31,10 @@ export async function compileProcess(process: unknown, options: CompileOptions):
   if (typeof process !== 'object' || process === null || !('process_graph' in process)) {
     throw new OpenEOError('ProcessGraphMissing', 'the request has no process graph ("process": {"process_graph": {…}})');
   }
-  const graph = (process as { process_graph: unknown }).process_graph as ProcessGraph;
+  const submitted = (process as { process_graph: unknown }).process_graph;
+  if (typeof submitted !== 'object' || submitted === null || Array.isArray(submitted)) throw new OpenEOError('ProcessGraphInvalid', 'the process graph must be an object of nodes');
+  // Graphs of the predecessor system are rewritten into standard processes first.
+  const graph = translateLegacyGraph(submitted as ProcessGraph);
   const builder = new DagBuilder();
   const warnings: string[] = [];
   const saved: SavedOutput[] = [];

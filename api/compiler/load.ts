@@ -228,10 +228,11 @@ export function loadZarrCube(record: CollectionRecord, source: ZarrCubeSource, r
   if (request.spatialExtent) {
     const { west, south, east, north, crs } = request.spatialExtent;
     if (crs !== WGS84) throw new OpenEOError('ProcessParameterInvalid', `load_collection: spatial_extent of ${record.id} must be in EPSG:4326`);
-    [c0, c1] = centresWithin(west, east, -180, res);
+    // A box across the antimeridian (west > east) continues past 180°: the grid wraps around.
+    [c0, c1] = centresWithin(west, west > east ? east + 360 : east, -180, res);
     [r0, r1] = centresWithin(north, south, 90, -res);
     c0 = Math.max(0, c0);
-    c1 = Math.min(width, c1);
+    c1 = Math.min(west > east ? c0 + width : width, c1);
     r0 = Math.max(0, r0);
     r1 = Math.min(height, r1);
     if (c1 <= c0 || r1 <= r0) throw emptySelection(record, 'lies inside the requested spatial extent');

@@ -48,7 +48,8 @@ export function parseBbox(process: string, name: string, value: Value): Bounding
     else throw invalid(process, name, `has a crs (${String(box.crs)}) that is not an EPSG code`);
   }
   const bbox = { west: box.west as number, south: box.south as number, east: box.east as number, north: box.north as number, crs };
-  if (bbox.west > bbox.east || bbox.south > bbox.north) throw invalid(process, name, 'must have west <= east and south <= north');
+  // In longitude/latitude, west > east is a box across the antimeridian; elsewhere it is a mistake.
+  if ((bbox.west > bbox.east && crs !== 4326) || bbox.south > bbox.north) throw invalid(process, name, 'must have west <= east and south <= north');
   return bbox;
 }
 
