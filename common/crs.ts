@@ -9,7 +9,7 @@ export const WGS84 = 4326;
 
 export class UnsupportedCrsError extends Error {
   constructor(readonly epsg: number) {
-    super(`EPSG:${epsg} is not supported (supported: 4326, 3857, 32601-32660, 32701-32760)`);
+    super(`EPSG:${epsg} is not supported (supported: 4326, 3857, 32601-32660, 32701-32760, 25828-25838)`);
     this.name = 'UnsupportedCrsError';
   }
 }
@@ -19,6 +19,8 @@ export function proj4Definition(epsg: number): string {
   if (epsg === 3857) return '+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs';
   if (epsg >= 32601 && epsg <= 32660) return `+proj=utm +zone=${epsg - 32600} +datum=WGS84 +units=m +no_defs`;
   if (epsg >= 32701 && epsg <= 32760) return `+proj=utm +zone=${epsg - 32700} +south +datum=WGS84 +units=m +no_defs`;
+  // ETRS89 / UTM zones 28–38 N (European data; GRS80 with the ETRS89 ≈ WGS 84 identity).
+  if (epsg >= 25828 && epsg <= 25838) return `+proj=utm +zone=${epsg - 25800} +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs`;
   throw new UnsupportedCrsError(epsg);
 }
 

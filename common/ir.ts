@@ -55,6 +55,8 @@ export const TREE_REDUCERS: readonly Reducer[] = ['mean', 'sum', 'min', 'max', '
 export type IRNode =
   | { op: 'input'; index: number }
   | { op: 'const'; value: number }
+  /** Values given inline (small data cubes written in a request or a test). Row-major over `dims`. */
+  | { op: 'literal'; dims: string[]; shape: number[]; values: number[] }
   /** An array of one value (a tile no item covers). */
   | { op: 'full'; value: number; dims: string[]; shape: number[] }
   | { op: 'unary'; fn: UnaryFunction; x: IRNode }
@@ -165,6 +167,7 @@ export function inputIndices(node: IRNode, into: Set<number> = new Set()): Set<n
       break;
     case 'const':
     case 'full':
+    case 'literal':
     case 'read_cog':
     case 'read_zarr':
       break;
@@ -197,6 +200,7 @@ export function countReads(node: IRNode): number {
     case 'input':
     case 'const':
     case 'full':
+    case 'literal':
       return 0;
     case 'binary':
       return countReads(node.a) + countReads(node.b);

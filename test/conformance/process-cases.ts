@@ -5,7 +5,8 @@ import JSON5 from 'json5';
 import { DagBuilder } from '../../api/compiler/dag-builder.js';
 import { GraphEvaluator } from '../../api/compiler/evaluate.js';
 import type { ProcessGraph } from '../../api/compiler/process-graph.js';
-import type { Value } from '../../api/compiler/values.js';
+import { CubeValue, type Value } from '../../api/compiler/values.js';
+import { collectCube, cubeMismatch, cubeOf, isDatacubeArgument, readDatacube } from './datacubes.js';
 import { labelArray, labelsOf, type Label } from '../../api/processes/labeled-array.js';
 import type { ProcessRegistry } from '../../api/processes/registry.js';
 import { isOpenEOError } from '../../common/errors.js';
@@ -48,8 +49,11 @@ export interface CaseOutcome {
   detail?: string;
 }
 
-/** Runs a process on decoded arguments and gives its value (or throws its error). */
-export type Executor = (process: string, args: Record<string, Value>) => Promise<Value>;
+/**
+ * Runs a process on decoded arguments and gives its value (or throws its error). Executors that
+ * take data cubes return the task graph a resulting cube needs, so it can be run and compared.
+ */
+export type Executor = ((process: string, args: Record<string, Value>) => Promise<Value | { value: Value; builder: DagBuilder }>) & { datacubes?: boolean };
 
 interface RawCase {
   arguments?: Record<string, unknown>;
@@ -147,6 +151,7 @@ function isDatetime(value: unknown): value is { type: 'datetime'; value: string 
 /** An argument as this back-end represents it: null for no-data, labelled arrays with their labels. */
 export function decodeArgument(value: unknown): Value {
   if (isNodata(value)) return null;
+  if (isDatacubeArgument(value)) return new CubeValue(cubeOf(value, PROCESS_TESTS_DIR));
   const entries = labeledEntries(value);
   if (entries) return labelArray(entries.map((e) => decodeArgument(e.value)), entries.map((e) => e.key));
   if (isDatetime(value)) return value.value;
@@ -160,7 +165,8 @@ export function decodeArgument(value: unknown): Value {
 }
 
 function containsLabeledArray(value: Value): boolean {
-  if (!Array.isArray(value)) return typeof value === 'object' && value !== null && Object.values(value).some((v) => containsLabeledArray(v as Value));
+  if (value instanceof CubeValue) return true;
+  if (!Array.isArray(value)) return typeof value === 'object' && value !== null && !('process_graph' in value) && Object.values(value).some((v) => containsLabeledArray(v as Value));
   return labelsOf(value) !== null || value.some(containsLabeledArray);
 }
 
@@ -223,11 +229,11 @@ function sequenceMismatch(actual: unknown[], expected: unknown[], delta: number)
  * Arguments holding labelled arrays (which JSON cannot write) are bound as graph parameters,
  * the way a callback receives them; all others are written into the node literally.
  */
-export function inProcessExecutor(registry: ProcessRegistry): Executor {
+export function inProcessExecutor(registry: ProcessRegistry, options: { datacubes?: boolean } = {}): Executor {
   const evaluator = new GraphEvaluator(registry);
   // No collections: the processes under test never load data.
   const catalog = new Catalog(join(tmpdir(), 'conformance-without-collections'));
-  return async (process, args) => {
+  const executor: Executor = async (process, args) => {
     const literal: Record<string, unknown> = {};
     const parameters: Record<string, Value> = {};
     for (const [name, value] of Object.entries(args)) {
@@ -239,19 +245,32 @@ export function inProcessExecutor(registry: ProcessRegistry): Executor {
       }
     }
     const graph: ProcessGraph = { p: { process_id: process, arguments: literal, result: true } };
-    const context = { catalog, builder: new DagBuilder(), target: { jobId: 'conformance', outputDir: 'conformance' }, fuse: true, warnings: [], outputs: [] };
-    return (await evaluator.run(graph, context, parameters)).result;
+    const builder = new DagBuilder();
+    const context = { catalog, builder, target: { jobId: 'conformance', outputDir: 'conformance' }, fuse: true, warnings: [], outputs: [] };
+    return { value: (await evaluator.run(graph, context, parameters)).result, builder };
   };
+  executor.datacubes = options.datacubes ?? true;
+  return executor;
 }
 
 export async function runCase(c: ProcessCase, execute: Executor, offered: (process: string) => boolean): Promise<CaseOutcome> {
-  if (needsDatacube(c)) return { case: c, status: 'not run: datacube' };
+  if (needsDatacube(c) && !execute.datacubes) return { case: c, status: 'not run: datacube' };
   const missing = [c.process, ...c.required].filter((p) => !offered(p));
   if (missing.length > 0) return { case: c, status: 'not run: not offered', detail: `needs ${missing.join(', ')}` };
-  const args = Object.fromEntries(Object.entries(c.arguments).map(([k, v]) => [k, decodeArgument(v)]));
   let result: Value;
   try {
-    result = await execute(c.process, args);
+    const args = Object.fromEntries(Object.entries(c.arguments).map(([k, v]) => [k, decodeArgument(v)]));
+    const outcome = await execute(c.process, args);
+    const withBuilder = outcome !== null && typeof outcome === 'object' && 'builder' in outcome && outcome.builder instanceof DagBuilder ? (outcome as { value: Value; builder: DagBuilder }) : null;
+    const value = withBuilder ? withBuilder.value : (outcome as Value);
+    const builder = withBuilder?.builder ?? null;
+    if (value instanceof CubeValue) {
+      if (!isDatacubeArgument(c.returns?.value)) return { case: c, status: 'failed', detail: `returned a data cube, expected ${JSON.stringify(c.returns?.value ?? c.throws)}` };
+      const collected = await collectCube(value.cube, builder ?? new DagBuilder());
+      const reason = cubeMismatch(collected, readDatacube(c.returns!.value, PROCESS_TESTS_DIR), c.delta);
+      return reason ? { case: c, status: 'failed', detail: reason } : { case: c, status: 'passed' };
+    }
+    result = value;
   } catch (error) {
     const code = isOpenEOError(error) ? error.code : null;
     if (c.throws === true || (c.throws !== undefined && code === c.throws)) return { case: c, status: 'passed' };

@@ -48,6 +48,8 @@ export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promis
       }
       case 'const':
         return { dims: [], shape: [], data: new Float64Array([node.value]) };
+      case 'literal':
+        return { dims: node.dims, shape: node.shape, data: Float64Array.from(node.values, (v) => (v === null ? NaN : v)) };
       case 'full':
         return { dims: node.dims, shape: node.shape, data: new Float32Array(node.shape.reduce((a, b) => a * b, 1)).fill(node.value) };
       case 'read_cog':
