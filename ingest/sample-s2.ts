@@ -71,8 +71,7 @@ export function sampleItemId(when: SampleS2Date): string {
  * Writes the sample's COGs under `dir` (one folder per item) and returns the catalog source.
  * `hrefBase` is where `dir` will be found relative to DATA_DIR, which the assets' hrefs use.
  */
-export async function writeSampleSentinel2(dir: string, hrefBase: string, seed: number): Promise<CogItemsSource> {
-  const size = SAMPLE_S2_SIZE;
+export async function writeSampleSentinel2(dir: string, hrefBase: string, seed: number, size: number = SAMPLE_S2_SIZE, deflateLevel?: number): Promise<CogItemsSource> {
   const size20 = size / SCL_FACTOR;
   const [x0, y0] = SAMPLE_S2_ORIGIN;
   const pixel = SAMPLE_S2_PIXEL_SIZE;
@@ -80,7 +79,8 @@ export async function writeSampleSentinel2(dir: string, hrefBase: string, seed: 
   const transform20: GeoTransform = [x0, pixel * SCL_FACTOR, 0, y0, 0, -pixel * SCL_FACTOR];
   const bbox = transformBounds([x0, y0 - size * pixel, x0 + size * pixel, y0], SAMPLE_S2_EPSG, WGS84);
   const layout = { epsg: SAMPLE_S2_EPSG, nodata: SAMPLE_S2_NODATA };
-  const encoding = { compression: 'deflate', predictor: 2 } as const;
+  // The fastest encoding by default; a zlib level (GDAL's default is 6) makes files like those of data providers.
+  const encoding = { compression: 'deflate', predictor: 2, ...(deflateLevel === undefined ? {} : { level: deflateLevel }) } as const;
 
   const landscape = makeLandscape(seed, size);
   const items: CogItem[] = [];

@@ -1,8 +1,9 @@
 import { OpenEOError } from '../../common/errors.js';
 import type { ProcessRegistry } from '../processes/registry.js';
 import type { EvaluationContext } from '../processes/types.js';
-import { isCallback, isFromNode, isFromParameter, orderNodes, type ProcessGraph, type ProcessNode } from './process-graph.js';
-import { CallbackValue, type Value } from './values.js';
+import { isCallback, isFromNode, isFromParameter, orderNodes, type ProcessGraph, type ProcessNode, referencedNodes } from './process-graph.js';
+import { materialize } from './cube-ops.js';
+import { CallbackValue, CubeValue, type Value } from './values.js';
 
 /** How deep callbacks may nest (a reducer inside an apply inside a reducer …): bounds malicious graphs. */
 export const MAX_CALLBACK_DEPTH = 16;
@@ -27,6 +28,7 @@ export class GraphEvaluator {
       callCallback: async (callback, params) => (await this.run(callback.graph, context, { ...callback.scope, ...params }, depth + 1)).result,
     };
     const values = new Map<string, Value>();
+    const consumers = countConsumers(graph);
     let result: Value = null;
     for (const id of order) {
       const node = graph[id]!;
@@ -40,7 +42,10 @@ export class GraphEvaluator {
         }
       }
       try {
-        const value = await impl.evaluate(args, fullContext);
+        let value = await impl.evaluate(args, fullContext);
+        // A cube used by several nodes is computed once (as tasks) instead of once per use:
+        // fusion stops where results are shared, as in Dask's blockwise fusion.
+        if (value instanceof CubeValue && (consumers.get(id) ?? 0) > 1) value = new CubeValue(materialize(value.cube, context.builder));
         values.set(id, value);
         if (node.result === true) result = value;
       } catch (error) {
@@ -88,6 +93,15 @@ export class GraphEvaluator {
     }
     return raw as Value;
   }
+}
+
+/** How many nodes use each node's value. */
+function countConsumers(graph: ProcessGraph): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const node of Object.values(graph)) {
+    for (const ref of new Set(referencedNodes(node.arguments ?? {}))) counts.set(ref, (counts.get(ref) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** Adds the node to an error's message once (callbacks re-throw through their parent node). */

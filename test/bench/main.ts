@@ -2,10 +2,11 @@ import { formatResult, type BenchResult } from './result.js';
 
 /**
  * `npm run bench [-- suite…]`: runs the named suites (all by default) and prints each figure with
- * its ratio to its target. Suites: scheduler.
+ * its ratio to its target. Suites: scheduler, workloads.
  */
 const SUITES: Record<string, () => Promise<BenchResult[]>> = {
   scheduler: async () => (await import('./scheduler.js')).benchScheduler(),
+  workloads: async () => (await import('./workloads.js')).benchWorkloads(),
 };
 
 async function main(): Promise<void> {

@@ -1,11 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { type JobStatusEvent, InProcessBus, jobSubject } from '../../common/events/index.js';
-import { schedulerClient } from '../../common/grpc.js';
-import { createLogger } from '../../common/logger.js';
-import { mainScript } from '../../common/paths.js';
-import { runScheduler } from '../../scheduler/index.js';
 import { SchedulerState, type TaskSubmission } from '../../scheduler/state/scheduler-state.js';
+import { BENCH_WORKERS, startBenchCluster } from './cluster.js';
 import { type BenchResult, result } from './result.js';
 
 /**
@@ -25,7 +20,6 @@ export const SUM_CHUNK_LENGTH = 100;
 /** Fan-in of the sum tree. */
 export const SUM_FANIN = 8;
 export const CHAIN_LENGTH = 2_000;
-export const BENCH_WORKERS = 2;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -97,83 +91,12 @@ export function benchStateMachine(): BenchResult {
   return result('state machine alone (40k-chunk sum graph)', micros, 'µs/task', TARGET_STATE_MACHINE_US_PER_TASK, false, `${graph.tasks.length} tasks`);
 }
 
-interface Cluster {
-  transfers(): number;
-  submit(jobId: string, graph: { tasks: Spec[]; outputs: string[] }): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function startCluster(): Promise<Cluster> {
-  const logger = createLogger('bench', 'warn');
-  const bus = new InProcessBus();
-  const scheduler = await runScheduler(
-    { host: '127.0.0.1', port: 0, metricsPort: 0, workerTimeoutMs: 60_000, validate: false, dataDir: '/tmp', natsUrl: null, heartbeatIntervalMs: 1000 },
-    { bus, logger },
-  );
-  const address = `127.0.0.1:${scheduler.port}`;
-  const workers: ChildProcess[] = [];
-  const ready: Promise<void>[] = [];
-  for (let i = 0; i < BENCH_WORKERS; i++) {
-    // BENCH_PROFILE_DIR: write CPU profiles of the worker processes there (the scheduler runs in this process).
-    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const child = spawn(process.execPath, [...profile, mainScript(), 'worker'], {
-      env: { ...process.env, SCHEDULER_ADDRESS: address, WORKER_THREADS: '1', WORKER_NAME: `bench-${i}`, LOG_LEVEL: 'info', NATS_URL: '' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    workers.push(child);
-    ready.push(
-      new Promise((resolve, reject) => {
-        let text = '';
-        let connected = false;
-        child.stderr!.on('data', (data: Buffer) => {
-          if (process.env.BENCH_VERBOSE) process.stderr.write(data);
-          if (connected) return;
-          text += data.toString();
-          if (text.includes('connected to the scheduler')) {
-            connected = true;
-            text = '';
-            resolve();
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`bench worker exited with ${code}: ${text}`)));
-      }),
-    );
-  }
-  await Promise.all(ready);
-  const client = schedulerClient(address);
-  return {
-    transfers: () => scheduler.server.state.transfers,
-    async submit(jobId, graph) {
-      const ended = new Promise<JobStatusEvent>((resolve) => {
-        const sub = bus.subscribe(jobSubject(jobId, 'status'), (_subject, payload) => {
-          const event = payload as JobStatusEvent;
-          if (event.status === 'running') return;
-          sub.unsubscribe();
-          resolve(event);
-        });
-      });
-      const started = performance.now();
-      await new Promise<void>((resolve, reject) => client.SubmitGraph({ jobId, tasks: graph.tasks, outputs: graph.outputs }, (error) => (error ? reject(error) : resolve())));
-      const event = await ended;
-      const seconds = (performance.now() - started) / 1000;
-      if (event.status !== 'finished') throw new Error(`benchmark job ${jobId} ended ${event.status}: ${event.error?.message ?? ''}`);
-      return seconds;
-    },
-    async stop() {
-      client.close();
-      for (const child of workers) child.kill('SIGINT');
-      await Promise.all(workers.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
-      await scheduler.stop();
-    },
-  };
-}
-
 /** End to end over gRPC with worker processes: submission until the job's finished event. */
 export async function benchScheduler(only: string | undefined = process.env.BENCH_ONLY): Promise<BenchResult[]> {
   // BENCH_ONLY=noop|sum|chain runs one workload (for profiling).
   const wanted = (name: string): boolean => !only || only === name;
   const results: BenchResult[] = wanted('state') ? [benchStateMachine()] : [];
-  const cluster = await startCluster();
+  const cluster = await startBenchCluster({ dataDir: '/tmp' });
   try {
     // Warm up code paths and duration estimates, as a long-lived scheduler would be.
     await cluster.submit('warmup', { tasks: noopGraph('warm').tasks.slice(0, 5000), outputs: noopGraph('warm').outputs.slice(0, 5000) });
@@ -184,9 +107,9 @@ export async function benchScheduler(only: string | undefined = process.env.BENC
     }
     if (wanted('sum')) {
     const sum = sumGraph('sum');
-    const transfersBefore = cluster.transfers();
+    const transfersBefore = cluster.scheduler.state.transfers;
     const sumSeconds = await cluster.submit('sum', sum);
-    const transfers = cluster.transfers() - transfersBefore;
+    const transfers = cluster.scheduler.state.transfers - transfersBefore;
     results.push(result(`${SUM_CHUNKS.toLocaleString('en')}-chunk array sum (${sum.tasks.length} tasks)`, sum.tasks.length / sumSeconds, 'tasks/s', TARGET_TASKS_PER_SECOND, true, `${sumSeconds.toFixed(2)} s, ${transfers} inputs fetched from peers`));
     }
     if (wanted('chain')) {

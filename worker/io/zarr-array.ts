@@ -48,6 +48,30 @@ const SUPPORTED_DTYPES: ReadonlySet<string> = new Set<DType>([
 type NumericZarrArray = zarr.Array<zarr.DataType, FileSystemStore>;
 
 /** Opens an array in a local directory store (zarr v2 or v3, detected). */
+/**
+ * How long an opened array is reused (ms). Opening reads and parses its metadata, which tasks of
+ * one job would otherwise repeat per chunk; appends change the metadata, so it is not kept long.
+ */
+export const ZARR_HANDLE_TTL_MS = 5_000;
+
+const opened = new Map<string, { handle: Promise<ZarrArrayHandle>; at: number }>();
+
+/**
+ * Opens an array, reusing a handle opened less than ZARR_HANDLE_TTL_MS ago: for the reads of
+ * tasks, not for writers, which must see the metadata they just changed.
+ */
+export function openZarrArrayShared(storeDir: string, arrayPath: string): Promise<ZarrArrayHandle> {
+  const key = `${storeDir}\0${arrayPath}`;
+  const now = Date.now();
+  const cached = opened.get(key);
+  if (cached && now - cached.at < ZARR_HANDLE_TTL_MS) return cached.handle;
+  const handle = openZarrArray(storeDir, arrayPath);
+  opened.set(key, { handle, at: now });
+  handle.catch(() => opened.delete(key));
+  return handle;
+}
+
+/** Opens an array (zarr v2 or v3) of a local directory store. */
 export async function openZarrArray(storeDir: string, arrayPath: string): Promise<ZarrArrayHandle> {
   registerZarrCodecs();
   const where = `'${arrayPath}' in ${storeDir}`;

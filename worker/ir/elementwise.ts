@@ -6,7 +6,7 @@ import { broadcastDims, broadcastStrides, floatLike, type NDArray, sameLayout, s
  * arithmetic and comparisons; logic follows three-valued logic (false AND null = false).
  */
 
-const UNARY: Record<UnaryFunction, (x: number) => number> = {
+export const UNARY: Record<UnaryFunction, (x: number) => number> = {
   neg: (x) => -x,
   abs: Math.abs,
   sqrt: Math.sqrt,
@@ -52,7 +52,7 @@ function floorMod(a: number, b: number): number {
   return r !== 0 && Number.isFinite(b) && r < 0 !== b < 0 ? r + b : r;
 }
 
-const BINARY: Record<BinaryFunction, (a: number, b: number) => number> = {
+export const BINARY: Record<BinaryFunction, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,

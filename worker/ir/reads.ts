@@ -3,7 +3,7 @@ import { TaskError } from '../../common/errors.js';
 import type { ReadCogNode, ReadZarrNode } from '../../common/ir.js';
 import type { TypedArray } from '../../common/raster.js';
 import { openRaster } from '../io/cog-reader.js';
-import { openZarrArray } from '../io/zarr-array.js';
+import { openZarrArrayShared } from '../io/zarr-array.js';
 import type { NDArray } from './nd-array.js';
 
 /** Reads behind the IR's `read_*` nodes: decoded to float32 with NaN for no data. */
@@ -39,7 +39,7 @@ export async function readCog(node: ReadCogNode, dataDir: string, signal: { abor
 }
 
 export async function readZarr(node: ReadZarrNode, dataDir: string): Promise<NDArray> {
-  const array = await openZarrArray(resolveDataPath(dataDir, node.store), node.array);
+  const array = await openZarrArrayShared(resolveDataPath(dataDir, node.store), node.array);
   const [t0, t1] = node.t;
   const [r0, r1] = node.rows;
   const [c0, c1] = node.cols;

@@ -1,0 +1,219 @@
+import type { BinaryFunction, IRNode, UnaryFunction } from '../../common/ir.js';
+import { encodeTaskArgs } from '../../common/task-args.js';
+import { BINARY, UNARY } from './elementwise.js';
+import type { NDArray } from './nd-array.js';
+
+/**
+ * Element-wise sub-programs (band math, masks, comparisons: a callback's body) compiled into one
+ * loop over the pixels, with no temporary array per operation. The loop's source is assembled
+ * only from the fixed templates below — operation names select a template, numbers are written
+ * with `String(number)` — so nothing a user wrote ever becomes code. Compiled loops are cached
+ * by the program's shape, so the chunks of a job compile once per thread.
+ */
+
+export const ELEMENTWISE_OPS: ReadonlySet<IRNode['op']> = new Set(['unary', 'binary', 'where', 'clip', 'between', 'linear_scale', 'isin']);
+
+/** Sub-programs smaller than this run through the interpreter: compiling them would not pay off. */
+export const MIN_FUSED_OPERATIONS = 2;
+/** Compiled loops kept per thread. */
+export const FUSED_CACHE_SIZE = 256;
+
+type Loop = (leaves: (Float32Array | Float64Array)[], scalars: number[], out: Float32Array | Float64Array, n: number, unary: typeof UNARY, binary: typeof BINARY, sets: Set<number>[]) => void;
+
+const cache = new Map<string, Loop>();
+
+function literal(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return 'Infinity';
+  if (value === -Infinity) return '-Infinity';
+  return `(${String(value)})`;
+}
+
+/** Inline templates of the commonest operations; the rest call the interpreter's functions. */
+const UNARY_INLINE: Partial<Record<UnaryFunction, (x: string) => string>> = {
+  neg: (x) => `(-${x})`,
+  abs: (x) => `Math.abs(${x})`,
+  sqrt: (x) => `Math.sqrt(${x})`,
+  not: (x) => `(${x} !== ${x} ? NaN : (${x} === 0 ? 1 : 0))`,
+  is_nan: (x) => `(${x} !== ${x} ? 1 : 0)`,
+  is_nodata: (x) => `(${x} !== ${x} ? 1 : 0)`,
+};
+
+const BINARY_INLINE: Partial<Record<BinaryFunction, (a: string, b: string) => string>> = {
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+  normdiff: (a, b) => `((${a} - ${b}) / (${a} + ${b}))`,
+  eq: (a, b) => `(${a} !== ${a} || ${b} !== ${b} ? NaN : (${a} === ${b} ? 1 : 0))`,
+  neq: (a, b) => `(${a} !== ${a} || ${b} !== ${b} ? NaN : (${a} !== ${b} ? 1 : 0))`,
+  lt: (a, b) => `(${a} !== ${a} || ${b} !== ${b} ? NaN : (${a} < ${b} ? 1 : 0))`,
+  lte: (a, b) => `(${a} !== ${a} || ${b} !== ${b} ? NaN : (${a} <= ${b} ? 1 : 0))`,
+  gt: (a, b) => `(${a} !== ${a} || ${b} !== ${b} ? NaN : (${a} > ${b} ? 1 : 0))`,
+  gte: (a, b) => `(${a} !== ${a} || ${b} !== ${b} ? NaN : (${a} >= ${b} ? 1 : 0))`,
+  and: (a, b) => `(${a} === 0 || ${b} === 0 ? 0 : (${a} !== ${a} || ${b} !== ${b} ? NaN : 1))`,
+  or: (a, b) => `((${a} !== 0 && ${a} === ${a}) || (${b} !== 0 && ${b} === ${b}) ? 1 : (${a} !== ${a} || ${b} !== ${b} ? NaN : 0))`,
+  coalesce: (a, b) => `(${a} !== ${a} ? ${b} : ${a})`,
+  mask: (a, b) => `(${b} === 0 ? ${a} : NaN)`,
+};
+
+const IDENTIFIER = /^[a-z_0-9]+$/;
+
+export interface FusedPlan {
+  /** Distinct non-element-wise inputs of the sub-program (evaluated by the interpreter). */
+  leaves: IRNode[];
+  /** Runs the loop once the leaves are evaluated; null when their layouts do not allow it (then interpret). */
+  run(values: NDArray[]): NDArray | null;
+}
+
+const plans = new WeakMap<IRNode, FusedPlan | null>();
+
+/** A plan for an element-wise sub-program rooted at `root`, or null when not worth fusing (cached per node). */
+export function planFused(root: IRNode): FusedPlan | null {
+  if (!ELEMENTWISE_OPS.has(root.op)) return null;
+  let plan = plans.get(root);
+  if (plan === undefined) {
+    plan = makePlan(root);
+    plans.set(root, plan);
+  }
+  return plan;
+}
+
+function makePlan(root: IRNode): FusedPlan | null {
+  const leaves: IRNode[] = [];
+  const leafIndex = new Map<string, number>();
+  let operations = 0;
+  const structure = (node: IRNode): void => {
+    if (ELEMENTWISE_OPS.has(node.op)) {
+      operations++;
+      for (const child of children(node)) structure(child);
+      return;
+    }
+    if (node.op === 'const') return;
+    const key = encodeTaskArgs(node);
+    if (!leafIndex.has(key)) {
+      leafIndex.set(key, leaves.length);
+      leaves.push(node);
+    }
+  };
+  structure(root);
+  if (operations < MIN_FUSED_OPERATIONS) return null;
+  const shape = encodeTaskArgs(root);
+  return {
+    leaves,
+    run(values) {
+      // Arrays must share one layout; single values are broadcast.
+      let layout: NDArray | null = null;
+      for (const v of values) {
+        if (v.data.length === 1 && v.dims.every((_, i) => v.shape[i] === 1)) continue;
+        if (layout === null) layout = v;
+        else if (layout.dims.length !== v.dims.length || layout.dims.some((d, i) => d !== v.dims[i] || layout!.shape[i] !== v.shape[i])) return null;
+      }
+      const scalarMask = values.map((v) => v !== layout && v.data.length === 1);
+      const signature = `${scalarMask.map((s) => (s ? 's' : 'a')).join('')}|${shape}`;
+      let loop = cache.get(signature);
+      if (!loop) {
+        loop = compile(root, leafIndex, scalarMask);
+        if (cache.size >= FUSED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+        cache.set(signature, loop);
+      }
+      const n = layout ? layout.data.length : 1;
+      const f64 = values.some((v) => v.data instanceof Float64Array && !(v.data.length === 1));
+      const out = f64 ? new Float64Array(n) : new Float32Array(n);
+      const arrays = values.map((v) => v.data);
+      const scalars = values.map((v) => v.data[0]!);
+      loop(arrays, scalars, out, n, UNARY, BINARY, sets);
+      return layout ? { dims: layout.dims, shape: layout.shape, data: out } : { dims: [], shape: [], data: out };
+    },
+  };
+}
+
+/** Sets of `isin` nodes, shared by compiled loops (filled during compilation, read by index). */
+const sets: Set<number>[] = [];
+
+function children(node: IRNode): IRNode[] {
+  switch (node.op) {
+    case 'unary':
+    case 'clip':
+    case 'between':
+    case 'linear_scale':
+    case 'isin':
+      return [node.x];
+    case 'binary':
+      return [node.a, node.b];
+    case 'where':
+      return [node.cond, node.then, node.else];
+    default:
+      return [];
+  }
+}
+
+function compile(root: IRNode, leafIndex: Map<string, number>, scalarMask: boolean[]): Loop {
+  const statements: string[] = [];
+  let temp = 0;
+  const emit = (node: IRNode): string => {
+    if (node.op === 'const') return literal(node.value);
+    if (!ELEMENTWISE_OPS.has(node.op)) {
+      const index = leafIndex.get(encodeTaskArgs(node))!;
+      return scalarMask[index] ? `s${index}` : `l${index}[i]`;
+    }
+    const name = `t${temp++}`;
+    let expression: string;
+    switch (node.op) {
+      case 'unary': {
+        const x = emit(node.x);
+        const inline = UNARY_INLINE[node.fn];
+        if (!IDENTIFIER.test(node.fn)) throw new Error(`unexpected function name ${node.fn}`);
+        expression = inline ? inline(x) : `U.${node.fn}(${x})`;
+        break;
+      }
+      case 'binary': {
+        const a = emit(node.a);
+        const b = emit(node.b);
+        const inline = BINARY_INLINE[node.fn];
+        if (!IDENTIFIER.test(node.fn)) throw new Error(`unexpected function name ${node.fn}`);
+        expression = inline ? inline(a, b) : `B.${node.fn}(${a}, ${b})`;
+        break;
+      }
+      case 'where': {
+        const c = emit(node.cond);
+        const t = emit(node.then);
+        const e = emit(node.else);
+        expression = `(${c} !== ${c} ? NaN : (${c} !== 0 ? ${t} : ${e}))`;
+        break;
+      }
+      case 'clip': {
+        const x = emit(node.x);
+        expression = `(${x} !== ${x} ? ${x} : Math.min(${literal(node.max)}, Math.max(${literal(node.min)}, ${x})))`;
+        break;
+      }
+      case 'between': {
+        const x = emit(node.x);
+        expression = `(${x} !== ${x} ? NaN : (${x} >= ${literal(node.min)} && ${x} ${node.excludeMax ? '<' : '<='} ${literal(node.max)} ? 1 : 0))`;
+        break;
+      }
+      case 'linear_scale': {
+        const x = emit(node.x);
+        const factor = (node.outputMax - node.outputMin) / (node.inputMax - node.inputMin);
+        expression = `((${x} - ${literal(node.inputMin)}) * ${literal(factor)} + ${literal(node.outputMin)})`;
+        break;
+      }
+      case 'isin': {
+        const x = emit(node.x);
+        sets.push(new Set(node.values));
+        expression = `(${x} !== ${x} ? NaN : (S[${sets.length - 1}].has(${x}) ? 1 : 0))`;
+        break;
+      }
+      default:
+        throw new Error(`operation ${node.op} is not element-wise`);
+    }
+    statements.push(`const ${name} = ${expression};`);
+    return name;
+  };
+  const result = emit(root);
+  const prologue = scalarMask.map((scalar, k) => (scalar ? `const s${k} = scalars[${k}];` : `const l${k} = leaves[${k}];`)).join('\n');
+  const body = `${prologue}\nconst U = unary, B = binary, S = sets;\nfor (let i = 0; i < n; i++) {\n${statements.join('\n')}\nout[i] = ${result};\n}`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- source built from the fixed templates above only
+  return new Function('leaves', 'scalars', 'out', 'n', 'unary', 'binary', 'sets', body) as Loop;
+}
+
