@@ -20,6 +20,8 @@ export interface BenchTaskSpec {
 
 export interface BenchCluster {
   scheduler: SchedulerServer;
+  /** Largest process memory any worker reported since the last call (bytes). */
+  takePeakWorkerMemory(): number;
   /** Submits a graph and resolves with the seconds until its job finished. */
   submit(jobId: string, graph: { tasks: BenchTaskSpec[]; outputs: string[] }): Promise<number>;
   stop(): Promise<void>;
@@ -33,7 +35,8 @@ export async function startBenchCluster(options: { dataDir: string; workers?: nu
   const logger = createLogger('bench', 'warn');
   const bus = new InProcessBus();
   const scheduler = await runScheduler(
-    { host: '127.0.0.1', port: 0, metricsPort: 0, workerTimeoutMs: 60_000, validate: false, dataDir: options.dataDir, natsUrl: null, heartbeatIntervalMs: 1000 },
+    // Heartbeats carry worker memory; frequent ones catch its peak.
+    { host: '127.0.0.1', port: 0, metricsPort: 0, workerTimeoutMs: 60_000, validate: false, dataDir: options.dataDir, natsUrl: null, heartbeatIntervalMs: 100 },
     { bus, logger },
   );
   const address = `127.0.0.1:${scheduler.port}`;
@@ -75,8 +78,17 @@ export async function startBenchCluster(options: { dataDir: string; workers?: nu
   }
   await Promise.all(ready);
   const client = schedulerClient(address);
+  let peak = 0;
+  const watch = setInterval(() => {
+    for (const worker of scheduler.server.state.workers.values()) peak = Math.max(peak, worker.memory.processBytes);
+  }, 50);
   return {
     scheduler: scheduler.server,
+    takePeakWorkerMemory() {
+      const value = peak;
+      peak = 0;
+      return value;
+    },
     async submit(jobId, graph) {
       const ended = new Promise<JobStatusEvent>((resolve) => {
         const sub = bus.subscribe(jobSubject(jobId, 'status'), (_subject, payload) => {
@@ -94,6 +106,7 @@ export async function startBenchCluster(options: { dataDir: string; workers?: nu
       return seconds;
     },
     async stop() {
+      clearInterval(watch);
       client.close();
       for (const child of workers) child.kill('SIGINT');
       await Promise.all(workers.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));

@@ -125,12 +125,14 @@ export async function benchWorkloads(): Promise<BenchResult[]> {
   const cluster = await startBenchCluster({ dataDir });
   try {
     const ndviTimes: number[] = [];
+    cluster.takePeakWorkerMemory();
     for (let run = 0; run < WORKLOAD_RUNS; run++) {
       const graph = await compileForBench(dataDir, ndviWorkload(), `ndvi-${run}`);
       ndviTimes.push(await cluster.submit(`bench-ndvi-${run}`, graph));
     }
     const ndvi = Math.min(...ndviTimes);
-    results.push(result(`NDVI max+mean composite, ${NDVI_BENCH_SIZE}² × 4 dates (job time)`, ndvi, 's', NDVI_TARGET_SECONDS, false, `runs ${ndviTimes.map((t) => t.toFixed(2)).join(', ')} s; xarray+dask 7.6 s`));
+    const ndviPeak = cluster.takePeakWorkerMemory();
+    results.push(result(`NDVI max+mean composite, ${NDVI_BENCH_SIZE}² × 4 dates (job time)`, ndvi, 's', NDVI_TARGET_SECONDS, false, `runs ${ndviTimes.map((t) => t.toFixed(2)).join(', ')} s; xarray+dask 7.6 s; peak worker memory ${(ndviPeak / 1e6).toFixed(0)} MB`));
     const sstTimes: number[] = [];
     for (let run = 0; run < WORKLOAD_RUNS; run++) {
       const graph = await compileForBench(dataDir, sstWorkload(), `sst-${run}`);
