@@ -45,6 +45,12 @@ export const STEAL_COST_RATIO = 0.5;
 /** Tasks of one busy worker examined per steal attempt: bounds the work on huge queues. */
 export const STEAL_SCAN_LIMIT = 200;
 
+/**
+ * Longest wait for copies of a retiring worker's results (ms) before it is let go anyway: what
+ * was not copied is recomputed from lineage if needed, rather than holding up a scale-down.
+ */
+export const RETIRE_COPY_TIMEOUT_MS = 20_000;
+
 /** A task that was on this many workers when they died fails (Dask's `allowed-failures` + 1). */
 export const MAX_WORKER_DEATHS_PER_TASK = 3;
 /** Transient errors retried per task before the job fails. */
@@ -192,6 +198,7 @@ export class SchedulerState {
       memory: { processBytes: 0, managedBytes: 0, spilledBytes: 0 },
       executedCount: 0,
       incomingSteals: 0,
+      retiringSince: 0,
     };
     this.workers.set(worker.id, worker);
     this.fillWorkers();
@@ -254,6 +261,13 @@ export class SchedulerState {
       if (job.status === 'running') {
         this.outbox.jobEvents.push({ kind: 'log', jobId: job.id, level: 'warning', message: `worker ${worker.name} left (${reason}); its tasks are being redone on other workers` });
       }
+    }
+    // Copies it was making, or results it held beside other retiring workers, need a new home.
+    for (const task of this.tasks.values()) if (task.replicatingTo === worker) task.replicatingTo = null;
+    for (const other of this.workers.values()) {
+      if (other.status !== 'retiring') continue;
+      this.replicateUnique(other);
+      this.checkRetired(other);
     }
     this.fillWorkers();
     this.end();
@@ -448,6 +462,7 @@ export class SchedulerState {
     if (!worker) return;
     this.begin(`retire:${worker.name}`, now);
     worker.status = 'retiring';
+    worker.retiringSince = now;
     if (worker.processing.size > 0) {
       const keys: string[] = [];
       for (const task of worker.processing) {
@@ -469,7 +484,7 @@ export class SchedulerState {
     this.begin(`acquired:${worker.name}`, now);
     for (const { key, nbytes } of chunks) {
       const task = this.tasks.get(key);
-      task && (task.replicating = false);
+      if (task && task.replicatingTo === worker) task.replicatingTo = null;
       if (!task || task.state !== 'memory' || task.whoHas.has(worker)) {
         pushTo(this.outbox.release, worker, key);
         continue;
@@ -532,6 +547,7 @@ export class SchedulerState {
     }
     for (const worker of this.workers.values()) {
       if (worker.status === 'running' && worker.processing.size < worker.threads) this.stealFor(worker);
+      if (worker.status === 'retiring') this.checkRetired(worker);
     }
     this.end();
   }
@@ -593,7 +609,7 @@ export class SchedulerState {
       error: null,
       assignedAt: 0,
       stealTo: null,
-      replicating: false,
+      replicatingTo: null,
     };
   }
 
@@ -935,29 +951,41 @@ export class SchedulerState {
     }
   }
 
-  /** Copies results only `worker` holds, and that are still needed, to the least loaded running peer. */
+  /**
+   * Copies results that no running worker holds (only retiring ones do), and that are still
+   * needed, to the least loaded running peer — once at a time per result.
+   */
   private replicateUnique(worker: WorkerState): void {
-    const targets = [...this.workers.values()].filter((w) => w !== worker && w.status === 'running');
+    const targets = [...this.workers.values()].filter((w) => w.status === 'running');
     if (targets.length === 0) return;
     for (const task of worker.hasWhat) {
-      if (task.whoHas.size !== 1 || task.replicating || !this.stillNeeded(task)) continue;
+      if (task.replicatingTo || !this.stillNeeded(task) || !this.heldOnlyByRetiring(task)) continue;
       const target = targets.reduce((best, w) => (w.nbytes < best.nbytes ? w : best));
-      task.replicating = true;
+      task.replicatingTo = target;
       pushTo(this.outbox.replicate, target, task);
     }
+  }
+
+  private heldOnlyByRetiring(task: TaskState): boolean {
+    for (const holder of task.whoHas) if (holder.status !== 'retiring') return false;
+    return true;
   }
 
   private stillNeeded(task: TaskState): boolean {
     return task.dependentsPending > 0 || (task.isOutput && task.meta === null && task.jobs.some((j) => j.status === 'running'));
   }
 
-  /** A retiring worker may exit once it runs nothing and holds nothing only it has that is needed. */
+  /**
+   * A retiring worker may exit once it runs nothing and every needed result it holds is also on a
+   * running worker (or no running worker exists, or copying took longer than RETIRE_COPY_TIMEOUT_MS).
+   */
   private checkRetired(worker: WorkerState): void {
     if (worker.status !== 'retiring' || worker.processing.size > 0) return;
     if (this.outbox.retire.includes(worker)) return;
-    const peers = [...this.workers.values()].some((w) => w !== worker && w.status === 'running');
-    if (peers) {
-      for (const task of worker.hasWhat) if (task.whoHas.size === 1 && this.stillNeeded(task)) return;
+    const peers = [...this.workers.values()].some((w) => w.status === 'running');
+    const timedOut = this.now - worker.retiringSince > RETIRE_COPY_TIMEOUT_MS;
+    if (peers && !timedOut) {
+      for (const task of worker.hasWhat) if (this.stillNeeded(task) && this.heldOnlyByRetiring(task)) return;
     }
     this.outbox.retire.push(worker);
   }

@@ -58,8 +58,8 @@ export interface TaskState {
   assignedAt: number;
   /** Idle worker this task is being stolen for (asked back from its worker, not yet returned). */
   stealTo: WorkerState | null;
-  /** Whether a copy of this result is being made on another worker (its holder retires). */
-  replicating: boolean;
+  /** The worker making a copy of this result (its holders retire), until it acknowledges. */
+  replicatingTo: WorkerState | null;
 }
 
 export interface TaskFailure {
@@ -94,6 +94,8 @@ export interface WorkerState {
   executedCount: number;
   /** Tasks being stolen for this worker, not yet handed back by their workers. */
   incomingSteals: number;
+  /** When the worker asked to retire (monotonic ms); 0 when it does not. */
+  retiringSince: number;
 }
 
 export interface WorkerMemory {

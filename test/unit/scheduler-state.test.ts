@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  RETIRE_COPY_TIMEOUT_MS,
   MAX_TRANSIENT_RETRIES,
   MAX_WORKER_DEATHS_PER_TASK,
   SchedulerState,
@@ -414,5 +415,46 @@ describe('SchedulerState', () => {
     }
     expect(state.jobs.size).toBe(0);
     void w1;
+  });
+
+  it('two workers retiring together: a result both hold is copied to a running worker before either leaves', () => {
+    const state = new SchedulerState({ validate: true });
+    const a = addWorker(state, 'a', 1);
+    const b = addWorker(state, 'b', 1);
+    state.handleSubmitGraph('job', [task('x'), task('y', ['x'])], ['y'], 0);
+    const first = state.takeOutbox();
+    const xOn = assignedKeys(first, a).includes('x') ? a : b;
+    const other = xOn === a ? b : a;
+    state.handleTaskFinished(xOn.id, { key: 'x', nbytes: 10, durationMs: 1000 }, 1);
+    state.takeOutbox();
+    // `y` runs; meanwhile a copy of `x` lands on the other worker too (e.g. a fetch for a stolen task).
+    state.handleAcquired(other.id, [{ key: 'x', nbytes: 10 }], 2);
+    const c = addWorker(state, 'c', 1);
+    state.takeOutbox();
+    state.handleRetireRequest(a.id, 3);
+    state.handleRetireRequest(b.id, 3);
+    const outbox = state.takeOutbox();
+    const copies = outbox.replicate.get(c)?.map((t) => t.key) ?? [];
+    expect(copies).toEqual(['x']);
+    expect(outbox.retire).toEqual([]);
+    // y was running on xOn: it hands it back; then c acknowledges the copy and both may go.
+    state.handleHandBack(xOn.id, ['y'], 4);
+    state.handleAcquired('c', [{ key: 'x', nbytes: 10 }], 5);
+    expect(state.takeOutbox().retire.sort((p, q) => p.name.localeCompare(q.name))).toEqual([a, b]);
+  });
+
+  it('lets a retiring worker go when copying its results takes too long', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'leaving', 1);
+    state.handleSubmitGraph('job', [task('x'), task('y', ['x'])], ['y'], 0);
+    state.takeOutbox();
+    state.handleTaskFinished('leaving', { key: 'x', nbytes: 10, durationMs: 1 }, 1);
+    addWorker(state, 'staying', 1);
+    state.takeOutbox();
+    state.handleRetireRequest('leaving', 2);
+    state.handleHandBack('leaving', ['y'], 3);
+    expect(state.takeOutbox().retire).toEqual([]);
+    state.handleTick(2 + RETIRE_COPY_TIMEOUT_MS + 1, 60_000);
+    expect(state.takeOutbox().retire.map((w) => w.name)).toEqual(['leaving']);
   });
 });
