@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../common/logger.js';
 import { errorHandler } from './http/error-handler.js';
+import { httpLatency } from './metrics.js';
 import { registerAccount } from './routes/account.js';
 import type { ApiContext } from './routes/api-context.js';
 import { registerCapabilities } from './routes/capabilities.js';
@@ -29,6 +30,7 @@ export function createApp(api: ApiContext, logger: Logger): Koa {
   registerAccount(api, endpoints);
   registerJobs(api, endpoints);
 
+  app.use(httpLatency());
   app.use(
     cors({
       // openEO requires the caller's origin (not *) together with credentials.

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { Catalog } from '../ingest/catalog.js';
 import { ensureSampleData } from '../ingest/sample-data.js';
 import { createApp } from './app.js';
+import { startApiMetrics } from './metrics.js';
 import { Accounts } from './auth/accounts.js';
 import { loadSigningKey } from './auth/signing-key.js';
 import { TokenSigner } from './auth/tokens.js';
@@ -54,6 +55,7 @@ export async function runApi(config: ApiConfig = apiConfig(), options: ApiOption
   const server = app.listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
+  const metrics = config.metricsPort === null ? null : await startApiMetrics(store, { host: config.host, port: config.metricsPort }, logger);
   logger.info({ port, host: config.host, scheduler: config.schedulerAddress, dataDir: config.dataDir, users: accounts.users }, 'openEO API listening');
   return {
     server,
@@ -61,6 +63,7 @@ export async function runApi(config: ApiConfig = apiConfig(), options: ApiOption
     jobs,
     accounts,
     async stop() {
+      await metrics?.close();
       await jobs.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
