@@ -5,7 +5,7 @@ import type { TaskState, WorkerState } from '../../scheduler/state/types.js';
 function worker(id: string, threads: number, occupancyMs: number, nbytes = 0): WorkerState {
   return {
     id, name: id, address: `${id}:1`, threads, memoryLimit: 1e9, status: 'running', processing: new Set(), hasWhat: new Set(),
-    occupancyMs, nbytes, lastSeen: 0, memory: { processBytes: 0, managedBytes: 0, spilledBytes: 0 }, executedCount: 0, incomingSteals: 0,
+    occupancyMs, nbytes, lastSeen: 0, memory: { processBytes: 0, managedBytes: 0, spilledBytes: 0 }, executedCount: 0, incomingSteals: 0, retiringSince: 0,
   };
 }
 
