@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { apiConfig, type ApiConfig } from '../common/config.js';
+import { ConfigError, describeError } from '../common/errors.js';
 import { type EventBus, InProcessBus, NatsBus } from '../common/events/index.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { Catalog } from '../ingest/catalog.js';
@@ -12,7 +13,11 @@ import { Accounts } from './auth/accounts.js';
 import { loadSigningKey } from './auth/signing-key.js';
 import { TokenSigner } from './auth/tokens.js';
 import { FileJobStore } from './jobs/file-job-store.js';
+import { BusEventSource, type JobEventSource } from './jobs/job-event-source.js';
 import { JobService } from './jobs/job-service.js';
+import type { JobStore } from './jobs/job-store.js';
+import { JetStreamEventSource } from './jobs/jetstream-event-source.js';
+import { JetStreamJobStore } from './jobs/jetstream-job-store.js';
 import { SchedulerConnection } from './jobs/scheduler-client.js';
 import { defaultProcessRegistry } from './processes/index.js';
 import { ResultLinks } from './routes/result-links.js';
@@ -48,15 +53,30 @@ export async function runApi(config: ApiConfig = apiConfig(), options: ApiOption
   const catalog = new Catalog(config.dataDir);
   const registry = defaultProcessRegistry();
   const scheduler = new SchedulerConnection(config.schedulerAddress);
-  const store = new FileJobStore(config.dataDir);
-  const jobs = new JobService({ store, catalog, registry, scheduler, bus, dataDir: config.dataDir, logger });
+  // With NATS, job records, logs and events live in JetStream and survive the API; without, records and logs are files.
+  let store: JobStore;
+  let events: JobEventSource;
+  if (bus instanceof NatsBus) {
+    try {
+      store = await JetStreamJobStore.open(bus.connection);
+      events = await JetStreamEventSource.create(bus.connection, logger);
+    } catch (error) {
+      throw new ConfigError('NATS_URL', `JetStream is not available on ${config.natsUrl} (${describeError(error)}); with NATS_URL set the API keeps job records, logs and events in JetStream: start nats-server with --jetstream`);
+    }
+  } else {
+    store = new FileJobStore(config.dataDir);
+    events = new BusEventSource(bus, logger);
+  }
+  const timing = { reconcileIntervalMs: config.jobReconcileIntervalMs, lostGraceMs: config.jobLostGraceMs, schedulerUnreachableLimitMs: config.schedulerUnreachableLimitMs };
+  const jobs = new JobService({ store, catalog, registry, scheduler, events, dataDir: config.dataDir, logger, timing });
   await jobs.start();
-  const app = createApp({ config, catalog, registry, jobs, accounts, tokens: signer, links: new ResultLinks(signer), version: BACKEND_VERSION }, logger);
+  const links = new ResultLinks(signer, config.resultLinkLifetimeSeconds);
+  const app = createApp({ config, catalog, registry, jobs, accounts, tokens: signer, links, version: BACKEND_VERSION }, logger);
   const server = app.listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   const metrics = config.metricsPort === null ? null : await startApiMetrics(store, { host: config.host, port: config.metricsPort }, logger);
-  logger.info({ port, host: config.host, scheduler: config.schedulerAddress, dataDir: config.dataDir, users: accounts.users }, 'openEO API listening');
+  logger.info({ port, host: config.host, scheduler: config.schedulerAddress, dataDir: config.dataDir, jobStore: store instanceof FileJobStore ? 'files' : 'jetstream', users: accounts.users }, 'openEO API listening');
   return {
     server,
     port,

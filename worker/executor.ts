@@ -110,6 +110,9 @@ export class Executor {
       } else if (task.state === 'running' && task.runId !== null) {
         this.pool.cancel(task.runId);
       }
+      // The key is free at once: a new assignment of it (a restarted job) must not wait for,
+      // or be swallowed by, the canceled run, whose outcome is ignored when it ends.
+      if (this.tasks.get(key) === task) this.tasks.delete(key);
     }
   }
 

@@ -2,14 +2,11 @@ import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from '../../common/files.js';
 import { LOG_LEVEL_ORDER, type JobRecord, type LogEntry } from './job-record.js';
-import type { JobStore } from './job-store.js';
+import { DEFAULT_LOG_PAGE, type JobStore } from './job-store.js';
 
 export const JOBS_DIR = 'jobs';
 const RECORD_FILE = 'job.json';
 const LOG_FILE = 'logs.jsonl';
-
-/** Log entries returned per page when the client gives no limit. */
-export const DEFAULT_LOG_PAGE = 1_000;
 
 /**
  * Job records as JSON files (written atomically) and logs as JSON lines, under DATA_DIR/jobs/<id>/.

@@ -4,12 +4,29 @@ export type JobStatus = 'created' | 'queued' | 'running' | 'canceled' | 'finishe
 
 export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'running'];
 
+/** Statistics of a band as the writer tasks computed them (STAC raster extension's `statistics`). */
+export interface ResultBandStatistics {
+  minimum?: number;
+  maximum?: number;
+  mean?: number;
+  stddev?: number;
+  valid_percent: number;
+}
+
+/** A written result file, as the writer kernels report it (`WrittenFile` on the workers). */
 export interface ResultFile {
   name: string;
   /** Path relative to DATA_DIR. */
   path: string;
   bytes: number;
+  /** Media type. */
   type: string;
+  /** STAC asset roles; `['data']` when absent. */
+  roles?: string[];
+  bands?: { name: string; data_type: string; nodata: 'nan' | number | null; statistics: ResultBandStatistics | null }[];
+  /** The file's own grid when it differs from the saved cube's (a quick-look). */
+  grid?: { epsg: number; transform: number[]; width: number; height: number };
+  description?: string;
 }
 
 export interface JobRecord {
@@ -27,8 +44,13 @@ export interface JobRecord {
   progress: number;
   created: string;
   updated: string;
-  /** Incremented on each start; events of older runs are ignored. */
+  /** Incremented on each start (and automatic resubmission); events of older runs are ignored. */
   run: number;
+  /**
+   * Automatic resubmissions of the current start after the scheduler lost the job (it restarted).
+   * Absent in records written before resubmission existed: read as 0.
+   */
+  resumes?: number;
   tasksDone: number;
   tasksTotal: number;
   startedAt: string | null;

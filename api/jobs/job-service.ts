@@ -1,38 +1,58 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_JOB_LOST_GRACE_MS, DEFAULT_JOB_RECONCILE_INTERVAL_MS, DEFAULT_SCHEDULER_UNREACHABLE_LIMIT_MS } from '../../common/config.js';
 import { describeError, OpenEOError } from '../../common/errors.js';
-import {
-  ALL_JOB_EVENTS,
-  type EventBus,
-  type JobLogEvent,
-  type JobProgressEvent,
-  type JobStatusEvent,
-  parseJobSubject,
-  type Subscription,
-} from '../../common/events/index.js';
+import { type JobLogEvent, type JobProgressEvent, type JobStatusEvent, parseJobSubject } from '../../common/events/index.js';
 import type { Logger } from '../../common/logger.js';
 import type { Catalog } from '../../ingest/catalog.js';
 import { type CompiledJob, compileProcess } from '../compiler/compile.js';
+import { isLegacyGraph, withoutCredentials } from '../compiler/legacy-graphs.js';
+import type { ProcessGraph } from '../compiler/process-graph.js';
 import type { ProcessRegistry } from '../processes/registry.js';
 import { clusterJobId, parseClusterJobId } from './cluster-job-id.js';
-import { ACTIVE_STATUSES, type JobRecord, type LogEntry, type ResultFile } from './job-record.js';
+import { estimateJob, isoDuration } from './estimate.js';
+import type { JobEventSource } from './job-event-source.js';
+import { conciseMessage } from './job-log.js';
+import { ACTIVE_STATUSES, LOG_LEVEL_ORDER, type JobRecord, type LogEntry, type ResultFile } from './job-record.js';
 import type { JobStore } from './job-store.js';
+import { resultsDir, writtenFiles } from './result-files.js';
 import { type SchedulerConnection, SchedulerUnavailableError } from './scheduler-client.js';
 
-/** How often running jobs are checked against the scheduler (ms). */
-export const RECONCILE_INTERVAL_MS = 5_000;
-/** A queued or running job unknown to the scheduler for this long (ms) was lost (scheduler restart). */
-export const LOST_JOB_GRACE_MS = 15_000;
+/**
+ * Automatic resubmissions of one start after the scheduler lost the job: one. A job lost twice
+ * is more likely the cause than the victim (it brought the scheduler down), so it ends as
+ * `error` rather than taking the cluster down again.
+ */
+export const MAX_AUTOMATIC_RESUMES = 1;
+
+/** How long an estimate stays valid (ms): an hour; data and cluster change slowly. */
+export const ESTIMATE_VALIDITY_MS = 3600 * 1000;
+
+export interface JobTiming {
+  /** How often active jobs are checked against the scheduler (ms). */
+  reconcileIntervalMs: number;
+  /** A job unknown to the scheduler for this long (ms) was lost. */
+  lostGraceMs: number;
+  /** Active jobs end as `error` when the scheduler has not answered for this long (ms). */
+  schedulerUnreachableLimitMs: number;
+}
+
+export const DEFAULT_JOB_TIMING: JobTiming = {
+  reconcileIntervalMs: DEFAULT_JOB_RECONCILE_INTERVAL_MS,
+  lostGraceMs: DEFAULT_JOB_LOST_GRACE_MS,
+  schedulerUnreachableLimitMs: DEFAULT_SCHEDULER_UNREACHABLE_LIMIT_MS,
+};
 
 export interface JobServiceDeps {
   store: JobStore;
   catalog: Catalog;
   registry: ProcessRegistry;
   scheduler: SchedulerConnection;
-  bus: EventBus;
+  events: JobEventSource;
   dataDir: string;
   logger: Logger;
+  timing?: Partial<JobTiming>;
 }
 
 export interface JobCreation {
@@ -44,11 +64,24 @@ export interface JobCreation {
   log_level?: unknown;
 }
 
+/** `GET /jobs/{id}/estimate`. */
+export interface JobEstimateBody {
+  costs: number;
+  duration: string;
+  size: number;
+  downloads_included: null;
+  expires: string;
+}
+
 const EDITABLE = ['title', 'description', 'process', 'plan', 'budget', 'log_level'] as const;
 const LOG_LEVELS = ['debug', 'info', 'warning', 'error'] as const;
 
-function resultsDir(jobId: string, run: number): string {
-  return join('jobs', jobId, 'results', `r${run}`);
+/** The process as kept and shown back: credentials of predecessor graphs are removed, never stored. */
+function storedProcess(process: unknown): Record<string, unknown> {
+  const record = process as Record<string, unknown>;
+  const graph = record.process_graph as ProcessGraph | undefined;
+  if (!graph || typeof graph !== 'object' || !isLegacyGraph(graph)) return record;
+  return { ...record, process_graph: withoutCredentials(graph) };
 }
 
 function nullableString(value: unknown, field: string): string | null {
@@ -59,28 +92,39 @@ function nullableString(value: unknown, field: string): string | null {
 
 /**
  * Batch jobs: creation (validated by compiling), start, cancel, deletion, and the consumer of
- * job events that keeps status, progress, logs and results up to date.
+ * job events that keeps status, progress, logs and results up to date. A reconcile loop makes
+ * sure no job stays queued or running when the scheduler lost it: it takes the outcome the
+ * scheduler remembers, submits the job again once, or ends it as `error` with a log entry.
  */
 export class JobService {
-  private subscription: Subscription | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
+  private readonly timing: JobTiming;
   /** Last time each active job was seen alive (event or scheduler listing). */
   private readonly lastSeen = new Map<string, number>();
+  /** Jobs this process is compiling or submitting: the scheduler cannot know them yet. */
+  private readonly submitting = new Set<string>();
+  /** Last message logged per job, so a problem reported twice is logged once. */
+  private readonly lastLogged = new Map<string, string>();
+  /** Last time the scheduler answered. */
+  private schedulerSeenAt = Date.now();
 
-  constructor(private readonly deps: JobServiceDeps) {}
+  constructor(private readonly deps: JobServiceDeps) {
+    this.timing = { ...DEFAULT_JOB_TIMING, ...deps.timing };
+  }
 
   async start(): Promise<void> {
-    this.subscription = this.deps.bus.subscribe(ALL_JOB_EVENTS, (subject, payload) => {
-      void this.onEvent(subject, payload).catch((error: unknown) => this.deps.logger.error({ err: error, subject }, 'job event not applied'));
-    });
-    this.reconcileTimer = setInterval(() => void this.reconcile().catch(() => undefined), RECONCILE_INTERVAL_MS);
+    // Events first: whatever happened while the API was away is applied before jobs are judged lost.
+    await this.deps.events.start((subject, payload) => this.onEvent(subject, payload));
+    this.schedulerSeenAt = Date.now();
+    await this.reconcile(true).catch((error: unknown) => this.deps.logger.error({ err: error }, 'reconciling jobs at start failed'));
+    this.reconcileTimer = setInterval(() => void this.reconcile().catch((error: unknown) => this.deps.logger.error({ err: error }, 'reconciling jobs failed')), this.timing.reconcileIntervalMs);
     this.reconcileTimer.unref();
-    await this.reconcile(true);
   }
 
   async stop(): Promise<void> {
-    this.subscription?.unsubscribe();
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    this.reconcileTimer = null;
+    await this.deps.events.stop();
   }
 
   // ---------------------------------------------------------------- requests
@@ -101,7 +145,7 @@ export class JobService {
       owner,
       title: nullableString(body.title, 'title'),
       description: nullableString(body.description, 'description'),
-      process: body.process as Record<string, unknown>,
+      process: storedProcess(body.process),
       plan: nullableString(body.plan, 'plan'),
       budget: (body.budget as number | null | undefined) ?? null,
       logLevel: logLevel as JobRecord['logLevel'],
@@ -110,6 +154,7 @@ export class JobService {
       created: now,
       updated: now,
       run: 0,
+      resumes: 0,
       tasksDone: 0,
       tasksTotal: 0,
       startedAt: null,
@@ -162,6 +207,8 @@ export class JobService {
     const record = await this.get(owner, id);
     if (ACTIVE_STATUSES.includes(record.status)) await this.cancel(owner, id);
     await this.deps.store.delete(id);
+    this.forget(id);
+    await rm(join(this.deps.dataDir, 'jobs', id), { recursive: true, force: true });
   }
 
   /** Queues a run of the job; returns at once, compilation and submission continue in the background. */
@@ -171,22 +218,24 @@ export class JobService {
     const now = new Date().toISOString();
     const started = await this.deps.store.update(id, (r) => {
       if (ACTIVE_STATUSES.includes(r.status)) return null;
-      return { ...r, status: 'queued', run: r.run + 1, progress: 0, tasksDone: 0, tasksTotal: 0, error: null, results: null, outputs: null, startedAt: null, finishedAt: null, updated: now };
+      return { ...r, status: 'queued', run: r.run + 1, resumes: 0, progress: 0, tasksDone: 0, tasksTotal: 0, error: null, results: null, outputs: null, startedAt: null, finishedAt: null, updated: now };
     });
     if (!started || started.status !== 'queued' || started.run === record.run) return;
     this.lastSeen.set(id, Date.now());
+    this.lastLogged.delete(id);
+    this.submitting.add(id);
     // A restart discards the previous results.
     await rm(join(this.deps.dataDir, 'jobs', id, 'results'), { recursive: true, force: true });
-    await this.log(id, 'info', `job queued (run ${started.run})`);
+    await this.log(started, 'debug', `job queued (run ${started.run})`);
     void this.submit(started);
   }
 
   async cancel(owner: string, id: string): Promise<void> {
     const record = await this.get(owner, id);
     if (!ACTIVE_STATUSES.includes(record.status)) return;
-    await this.deps.store.update(id, (r) => (ACTIVE_STATUSES.includes(r.status) ? { ...r, status: 'canceled', finishedAt: new Date().toISOString(), updated: new Date().toISOString() } : null));
+    const canceled = await this.deps.store.update(id, (r) => (ACTIVE_STATUSES.includes(r.status) ? { ...r, status: 'canceled', finishedAt: new Date().toISOString(), updated: new Date().toISOString() } : null));
     this.lastSeen.delete(id);
-    await this.log(id, 'info', 'job canceled by the user');
+    if (canceled?.status === 'canceled') await this.log(canceled, 'info', 'job canceled by the user');
     try {
       await this.deps.scheduler.cancel(clusterJobId(id, record.run));
     } catch (error) {
@@ -198,24 +247,61 @@ export class JobService {
     return this.deps.store.logs(id, options);
   }
 
+  /**
+   * The files of a job as `GET /jobs/{id}/results` lists them: the writers' reports once it is
+   * finished; while it runs (or after a cancel), the files of the current run written so far.
+   */
+  async resultFiles(record: JobRecord): Promise<ResultFile[]> {
+    if (record.status === 'finished') return record.results ?? [];
+    if (record.run === 0) return [];
+    return writtenFiles(this.deps.dataDir, record.id, record.run);
+  }
+
+  /** Size and duration of the job as it is now, from its compiled task graph; costs nothing. */
+  async estimate(owner: string, id: string): Promise<JobEstimateBody> {
+    const record = await this.get(owner, id);
+    const compiled = await compileProcess(record.process, {
+      catalog: this.deps.catalog,
+      registry: this.deps.registry,
+      target: { jobId: id, outputDir: resultsDir(id, record.run + 1) },
+    });
+    let threads = 1;
+    try {
+      const state = await this.deps.scheduler.state();
+      threads = Math.max(1, state.workers.reduce((n, w) => n + w.threads, 0));
+    } catch {
+      // No scheduler: estimate for one thread, an upper limit like the size.
+    }
+    const { bytes, seconds } = estimateJob(compiled.tasks, compiled.outputs, threads);
+    return { costs: 0, duration: isoDuration(seconds), size: bytes, downloads_included: null, expires: new Date(Date.now() + ESTIMATE_VALIDITY_MS).toISOString() };
+  }
+
   // ---------------------------------------------------------------- internals
+
+  private forget(id: string): void {
+    this.lastSeen.delete(id);
+    this.lastLogged.delete(id);
+    this.submitting.delete(id);
+  }
 
   private async submit(record: JobRecord): Promise<void> {
     const id = record.id;
+    this.submitting.add(id);
     try {
       const compiled = await compileProcess(record.process, {
         catalog: this.deps.catalog,
         registry: this.deps.registry,
         target: { jobId: id, outputDir: resultsDir(id, record.run) },
       });
-      for (const warning of compiled.warnings) await this.log(id, 'warning', warning);
+      for (const warning of compiled.warnings) await this.log(record, 'warning', warning);
       const current = await this.deps.store.update(id, (r) => {
         if (r.run !== record.run || r.status !== 'queued') return null;
         return { ...r, tasksTotal: compiled.tasks.length, outputs: compiled.saved.map((s) => ({ format: s.format, grid: s.grid, timeRange: s.timeRange })), updated: new Date().toISOString() };
       });
       if (!current || current.run !== record.run || current.status !== 'queued') return;
-      await this.log(id, 'info', `compiled to ${compiled.tasks.length} tasks (${Object.entries(compiled.tasksByOp).map(([op, n]) => `${n} ${op}`).join(', ')})`);
+      await this.log(current, 'debug', `compiled to ${compiled.tasks.length} tasks (${Object.entries(compiled.tasksByOp).map(([op, n]) => `${n} ${op}`).join(', ')})`);
       await this.deps.scheduler.submit(clusterJobId(id, record.run), compiled.tasks, compiled.outputs);
+      this.lastSeen.set(id, Date.now());
     } catch (error) {
       const openeo =
         error instanceof OpenEOError
@@ -225,6 +311,8 @@ export class JobService {
             : { code: 'Internal', message: `the job could not be started: ${describeError(error)}` };
       if (!(error instanceof OpenEOError)) this.deps.logger.error({ err: error, jobId: id }, 'job start failed');
       await this.fail(id, record.run, openeo);
+    } finally {
+      this.submitting.delete(id);
     }
   }
 
@@ -234,13 +322,23 @@ export class JobService {
       return { ...r, status: 'error', error, finishedAt: new Date().toISOString(), updated: new Date().toISOString() };
     });
     this.lastSeen.delete(id);
-    if (updated?.status === 'error' && updated.run === run) await this.log(id, 'error', error.message, error.code);
+    if (updated?.status === 'error' && updated.run === run) await this.log(updated, 'error', error.message, error.code);
+    this.lastLogged.delete(id);
   }
 
-  private async log(id: string, level: LogEntry['level'], message: string, code?: string): Promise<void> {
-    const entry: Omit<LogEntry, 'id'> = { level, message, time: new Date().toISOString() };
+  /**
+   * Appends a concise entry if the job's log level keeps it (openEO: `log_level` is the lowest
+   * level stored) and it does not repeat the entry before it.
+   */
+  private async log(record: Pick<JobRecord, 'id' | 'logLevel'>, level: LogEntry['level'], message: string, code?: string, time = new Date().toISOString(), data?: unknown): Promise<void> {
+    if (LOG_LEVEL_ORDER[level] < LOG_LEVEL_ORDER[record.logLevel]) return;
+    const text = conciseMessage(message, this.deps.dataDir);
+    if (this.lastLogged.get(record.id) === `${level} ${text}`) return;
+    this.lastLogged.set(record.id, `${level} ${text}`);
+    const entry: Omit<LogEntry, 'id'> = { level, message: text, time };
     if (code) entry.code = code;
-    await this.deps.store.appendLog(id, entry);
+    if (data !== undefined) entry.data = data;
+    await this.deps.store.appendLog(record.id, entry);
   }
 
   private async onEvent(subject: string, payload: unknown): Promise<void> {
@@ -251,7 +349,7 @@ export class JobService {
     const { jobId, run } = ids;
     const record = await this.deps.store.get(jobId);
     if (!record || record.run !== run) return;
-    this.lastSeen.set(jobId, Date.now());
+    if (ACTIVE_STATUSES.includes(record.status)) this.lastSeen.set(jobId, Date.now());
     const now = new Date().toISOString();
     switch (parsed.kind) {
       case 'progress': {
@@ -264,9 +362,7 @@ export class JobService {
       }
       case 'log': {
         const event = payload as JobLogEvent;
-        const entry: Omit<LogEntry, 'id'> = { level: event.level, message: event.message, time: event.at };
-        if (event.data !== undefined) entry.data = event.data;
-        await this.deps.store.appendLog(jobId, entry);
+        await this.log(record, event.level, event.message, undefined, event.at, event.data);
         break;
       }
       case 'status':
@@ -281,7 +377,7 @@ export class JobService {
         if (r.run !== run || r.status !== 'queued') return null;
         return { ...r, status: 'running', startedAt: now, tasksTotal: event.total, tasksDone: event.done, updated: now };
       });
-      if (updated?.status === 'running' && updated.startedAt === now) await this.log(jobId, 'info', `running ${event.total} tasks`);
+      if (updated?.status === 'running' && updated.startedAt === now) await this.log(updated, 'info', `running ${event.total} tasks`);
       return;
     }
     this.lastSeen.delete(jobId);
@@ -295,29 +391,50 @@ export class JobService {
         if (r.run !== run || !ACTIVE_STATUSES.includes(r.status)) return null;
         return { ...r, status: 'finished', progress: 100, tasksDone: event.done, tasksTotal: event.total, results: files, finishedAt: now, updated: now };
       });
-      if (updated?.status === 'finished' && updated.finishedAt === now) await this.log(jobId, 'info', `finished: ${files.length} file(s) written`);
+      if (updated?.status === 'finished' && updated.finishedAt === now) await this.log(updated, 'info', `finished: ${files.length} file(s) written`);
     } else if (event.status === 'error') {
-      await this.deps.store.update(jobId, (r) => {
+      const error = event.error ? { code: event.error.code, message: conciseMessage(event.error.message, this.deps.dataDir) } : { code: 'Internal', message: 'the job failed' };
+      const updated = await this.deps.store.update(jobId, (r) => {
         if (r.run !== run || !ACTIVE_STATUSES.includes(r.status)) return null;
-        return { ...r, status: 'error', error: event.error ?? { code: 'Internal', message: 'the job failed' }, tasksDone: event.done, finishedAt: now, updated: now };
+        return { ...r, status: 'error', error, tasksDone: event.done, finishedAt: now, updated: now };
       });
+      // The scheduler logs the failure just before; this adds it only when that entry is missing.
+      if (updated?.status === 'error' && updated.finishedAt === now) await this.log(updated, 'error', error.message, error.code);
     } else if (event.status === 'canceled') {
       await this.deps.store.update(jobId, (r) => (r.run === run && ACTIVE_STATUSES.includes(r.status) ? { ...r, status: 'canceled', finishedAt: now, updated: now } : null));
     }
+    // The run is over: nothing is left to repeat itself.
+    this.lastLogged.delete(jobId);
   }
 
   /**
-   * Ends jobs the scheduler no longer knows (it restarted, or the API missed their end while
-   * down): they become `error` with a log entry, never `running` forever.
+   * Makes sure no job stays queued or running without the scheduler working on it. For each
+   * active job the scheduler does not know: the outcome it remembers (the job ended while this
+   * API was away), or else, once the grace period is over, one resubmission or `error`. When the
+   * scheduler does not answer for SCHEDULER_UNREACHABLE_LIMIT_MS, active jobs end as `error`.
    */
   private async reconcile(atStartup = false): Promise<void> {
-    const active = (await this.deps.store.all()).filter((r) => ACTIVE_STATUSES.includes(r.status));
-    if (active.length === 0) return;
-    let known: Set<string>;
+    const active = (await this.deps.store.all()).filter((r) => ACTIVE_STATUSES.includes(r.status) && !this.submitting.has(r.id));
+    let state: Awaited<ReturnType<SchedulerConnection['state']>>;
     try {
-      known = new Set((await this.deps.scheduler.state()).jobIds);
+      state = await this.deps.scheduler.state();
+      this.schedulerSeenAt = Date.now();
     } catch {
-      return; // The scheduler is down: decide when it is back.
+      const silentMs = Date.now() - this.schedulerSeenAt;
+      if (silentMs < this.timing.schedulerUnreachableLimitMs) return;
+      const message = `the job was stopped because the processing cluster's scheduler (${this.deps.scheduler.address}) has not answered for ${Math.round(silentMs / 1000)} s; start the job again once it is back`;
+      for (const record of active) await this.fail(record.id, record.run, { code: 'InfrastructureBusy', message });
+      return;
+    }
+    if (active.length === 0) return;
+    const known = new Set(state.jobIds);
+    const outcomes = new Map<string, JobStatusEvent>();
+    for (const outcome of state.recentOutcomes ?? []) {
+      try {
+        outcomes.set(outcome.jobId, JSON.parse(outcome.statusEvent) as JobStatusEvent);
+      } catch {
+        // An outcome that does not parse is no outcome: the job is judged as lost.
+      }
     }
     const now = Date.now();
     for (const record of active) {
@@ -326,9 +443,30 @@ export class JobService {
         this.lastSeen.set(record.id, now);
         continue;
       }
+      const outcome = outcomes.get(id);
+      if (outcome) {
+        await this.log(record, 'debug', `the scheduler reported the job ${outcome.status} while this API was away`);
+        await this.onStatus(record.id, record.run, outcome, new Date().toISOString());
+        continue;
+      }
       const seen = this.lastSeen.get(record.id) ?? (atStartup ? 0 : Date.parse(record.updated));
-      if (now - seen < LOST_JOB_GRACE_MS) continue;
-      await this.fail(record.id, record.run, { code: 'Internal', message: 'the job was interrupted because the processing service restarted; start it again' });
+      if (now - seen < this.timing.lostGraceMs) continue;
+      if ((record.resumes ?? 0) < MAX_AUTOMATIC_RESUMES) await this.resume(record);
+      else await this.fail(record.id, record.run, { code: 'Internal', message: 'the job was lost again because the processing service restarted while it ran; start it again' });
     }
+  }
+
+  /** Submits a lost job again as a new run (task keys are deterministic; nothing of the lost run is kept). */
+  private async resume(record: JobRecord): Promise<void> {
+    const now = new Date().toISOString();
+    const resumed = await this.deps.store.update(record.id, (r) => {
+      if (r.run !== record.run || !ACTIVE_STATUSES.includes(r.status)) return null;
+      return { ...r, status: 'queued', run: r.run + 1, resumes: (r.resumes ?? 0) + 1, progress: 0, tasksDone: 0, tasksTotal: 0, results: null, outputs: null, startedAt: null, updated: now };
+    });
+    if (!resumed || resumed.run !== record.run + 1) return;
+    this.lastSeen.set(record.id, Date.now());
+    await rm(join(this.deps.dataDir, resultsDir(record.id, record.run)), { recursive: true, force: true });
+    await this.log(resumed, 'warning', 'the job was interrupted because the processing service restarted; it was submitted again and starts over');
+    void this.submit(resumed);
   }
 }

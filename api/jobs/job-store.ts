@@ -1,5 +1,8 @@
 import type { JobRecord, LogEntry } from './job-record.js';
 
+/** Log entries returned per page when the client gives no limit. */
+export const DEFAULT_LOG_PAGE = 1_000;
+
 /**
  * Durable job records and logs. Implementations: files under DATA_DIR (embedded default) and
  * JetStream (when NATS_URL is set); both pass the same conformance tests.

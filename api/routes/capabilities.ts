@@ -46,7 +46,7 @@ export function registerCapabilities(api: ApiContext, endpoints: EndpointRegistr
   endpoints.add('GET', '/file_formats', (ctx) => {
     const output: Record<string, unknown> = {};
     for (const [name, spec] of Object.entries(OUTPUT_FORMATS)) {
-      output[name] = { title: spec.title, gis_data_types: spec.gis_data_types, parameters: spec.parameters };
+      output[name] = { title: spec.title, description: spec.description, gis_data_types: spec.gis_data_types, parameters: spec.parameters };
     }
     ctx.body = { input: {}, output };
   });

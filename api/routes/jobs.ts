@@ -85,15 +85,30 @@ export function registerJobs(api: ApiContext, endpoints: EndpointRegistry): void
 
   endpoints.add('GET', '/jobs/{job_id}/results', auth, async (ctx) => {
     const record = await api.jobs.get(userOf(ctx), ctx.params.job_id!);
-    const partial = ctx.query.partial === 'true';
+    const partial = isTrue(ctx.query.partial);
     if (record.status === 'error') {
+      // openEO: the job's last error, as a log entry.
+      const { entries } = await api.jobs.logs(record.id, { minLevel: 'error' });
+      const last = entries[entries.length - 1];
       ctx.status = 424;
-      ctx.body = { id: record.id, code: record.error?.code ?? 'Internal', message: record.error?.message ?? 'the job failed', links: [] };
+      ctx.body = {
+        id: last?.id ?? `${record.id}-error`,
+        level: 'error',
+        code: record.error?.code ?? last?.code ?? 'Internal',
+        message: record.error?.message ?? last?.message ?? 'the job failed',
+        time: last?.time ?? record.finishedAt ?? record.updated,
+        links: [],
+      };
       return;
     }
-    if (record.status !== 'finished' && !partial) throw new OpenEOError('JobNotFinished', `job "${record.id}" is ${record.status}; results are available once it is finished`);
-    ctx.body = resultsBody(api, ctx, record);
+    if (record.status === 'created' && partial) throw new OpenEOError('JobNotStarted', `job "${record.id}" has not been started; POST /jobs/${record.id}/results starts it`);
+    if (record.status !== 'finished' && !partial) throw new OpenEOError('JobNotFinished', `job "${record.id}" is ${record.status}; results are available once it is finished (or ask with ?partial=true for the files written so far)`);
+    ctx.body = await resultsBody(api, ctx, record);
     ctx.type = 'application/json';
+  });
+
+  endpoints.add('GET', '/jobs/{job_id}/estimate', auth, async (ctx) => {
+    ctx.body = await api.jobs.estimate(userOf(ctx), ctx.params.job_id!);
   });
 
   endpoints.add('GET', '/jobs/{job_id}/logs', auth, async (ctx) => {
@@ -116,11 +131,11 @@ export function registerJobs(api: ApiContext, endpoints: EndpointRegistry): void
   // Signed links: no token, so tools like GDAL's /vsicurl/ and browsers can open them.
   endpoints.router.get('/results/:job_id/:run/:expires/:signature', async (ctx) => {
     const record = await checkLink(api, ctx);
-    ctx.body = resultsBody(api, ctx, record);
+    ctx.body = await resultsBody(api, ctx, record);
   });
   endpoints.router.get('/results/:job_id/:run/:expires/:signature/:file', async (ctx) => {
     const record = await checkLink(api, ctx, ctx.params.file);
-    const file = record.results?.find((f) => f.name === ctx.params.file);
+    const file = (await api.jobs.resultFiles(record)).find((f) => f.name === ctx.params.file);
     if (!file) throw new OpenEOError('FileNotFound', `job "${record.id}" has no result file "${ctx.params.file}"`);
     ctx.respond = false;
     // Koa's default status is 404; `send` only changes it for ranges and errors.
@@ -145,10 +160,15 @@ export function registerJobs(api: ApiContext, endpoints: EndpointRegistry): void
   });
 }
 
-function resultsBody(api: ApiContext, ctx: Context, record: JobRecord): Record<string, unknown> {
+/** openEO query flags: `?partial=true`, and `?partial` alone (the parameter allows an empty value). */
+function isTrue(value: string | string[] | undefined): boolean {
+  return value === 'true' || value === '';
+}
+
+async function resultsBody(api: ApiContext, ctx: Context, record: JobRecord): Promise<Record<string, unknown>> {
   const base = baseUrl(api, ctx);
   const expires = api.links.expiry();
-  const assets = (record.results ?? []).map((file) => ({ file, href: `${base}${api.links.path(record.id, record.run, expires, file.name)}` }));
+  const assets = (await api.jobs.resultFiles(record)).map((file) => ({ file, href: `${base}${api.links.path(record.id, record.run, expires, file.name)}` }));
   return resultsDocument(
     record,
     assets,
@@ -163,6 +183,9 @@ async function checkLink(api: ApiContext, ctx: Context, file?: string): Promise<
   if (verdict === 'invalid') throw new OpenEOError('CredentialsInvalid', 'this result link is not valid');
   if (verdict === 'expired') throw new OpenEOError('ResultLinkExpired', 'this result link has expired; GET /jobs/{job_id}/results gives fresh links');
   const record = await api.jobs.getAny(jobId!);
-  if (!record || record.run !== Number(run) || record.status !== 'finished') throw new OpenEOError('FileNotFound', 'these results no longer exist (the job was restarted or deleted)');
+  // Links of a running job point to its partial results; a restart or a failure discards them.
+  if (!record || record.run !== Number(run) || record.status === 'error' || record.status === 'created') {
+    throw new OpenEOError('FileNotFound', 'these results no longer exist (the job was restarted, failed or was deleted)');
+  }
   return record;
 }

@@ -1,24 +1,22 @@
 import { timingSafeEqual } from 'node:crypto';
+import { DEFAULT_RESULT_LINK_LIFETIME_SECONDS } from '../../common/config.js';
 import type { TokenSigner } from '../auth/tokens.js';
-
-/**
- * How long a signed result link stays valid (s): a week, long enough to share a result with a
- * colleague, short enough that a leaked link does not grant access forever.
- */
-export const RESULT_LINK_LIFETIME_SECONDS = 7 * 24 * 3600;
 
 /**
  * Result links: `/results/{job}/{run}/{expires}/{signature}/{file}` — signed with HMAC, valid
  * without a token until `expires`, ending with the file name so tools name downloads right.
+ * The clock is injected so tests can age links.
  */
 export class ResultLinks {
   constructor(
     private readonly signer: TokenSigner,
+    private readonly lifetimeSeconds: number = DEFAULT_RESULT_LINK_LIFETIME_SECONDS,
     private readonly now: () => number = () => Date.now(),
   ) {}
 
+  /** Expiry (Unix seconds) of links made now. */
   expiry(): number {
-    return Math.floor(this.now() / 1000) + RESULT_LINK_LIFETIME_SECONDS;
+    return Math.floor(this.now() / 1000) + this.lifetimeSeconds;
   }
 
   /** Path of a signed link to a file (or, with no file, to the results document). */

@@ -166,6 +166,14 @@ describe('resilience: lost, stopped and retiring workers, cancel, bounded memory
     expectIdentical(await runToEnd(id));
   });
 
+  it('a job restarted right after a cancel runs to the end (the canceled tasks do not swallow the new ones)', async () => {
+    const id = await startJob();
+    await client.waitFor(id, (j) => j.status === 'running' && j.progress >= 10);
+    await client.cancel(id);
+    await client.start(id);
+    expectIdentical(await runToEnd(id));
+  });
+
   it('a worker that gets SIGTERM retires gracefully: it exits 0 and no work is lost', async () => {
     const id = await startJob();
     await client.waitFor(id, (j) => j.status === 'running' && j.progress >= 15);

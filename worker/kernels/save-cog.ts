@@ -8,16 +8,18 @@ import { downsample2x, encodeTile, encodeTileAsync, extractTile, resolveTileEnco
 import { assembleCog, type CogLevel } from '../io/cog-writer.js';
 import { arrayInputs } from './cube-kernels.js';
 import type { KernelDefinition } from './kernel.js';
-import type { ChunkPlacement, WrittenFile } from './save-netcdf.js';
+import { fileReport, type WrittenFile } from './save-report.js';
+import { emptyStatistics, finalStatistics, mergeStatistics, type PartialStatistics, statisticsOf } from './save-statistics.js';
+import { cutWindow, type OutputWindow, type PlanePart } from './save-window.js';
 
 /** Media type of result GeoTIFFs, as the STAC best practices name COGs. */
 export const COG_MEDIA_TYPE = 'image/tiff; application=geotiff; profile=cloud-optimized';
 
 export interface CogTileArgs {
-  window: { x: number; y: number; width: number; height: number };
+  window: OutputWindow;
   tileSize: number;
   /** Where each input chunk sits, and which index of each non-spatial dimension this file takes. */
-  parts: (ChunkPlacement & { select: number[] })[];
+  parts: PlanePart[];
   overviews: number;
   encoding: Partial<TileEncoding>;
 }
@@ -26,6 +28,8 @@ interface TileInfo {
   encodedLength: number;
   /** Overview contributions: the tile's area downsampled 2^k times, raw float32. */
   pieces: { width: number; height: number; offset: number }[];
+  /** Of the tile's pixels inside the image (not its padding). */
+  statistics: PartialStatistics;
 }
 
 /**
@@ -35,27 +39,8 @@ interface TileInfo {
 export const saveCogTile: KernelDefinition = {
   placement: 'thread',
   run(args: CogTileArgs, inputs) {
-    const chunks = arrayInputs(inputs);
     const { window, tileSize } = args;
-    const region = new Float32Array(window.width * window.height).fill(NaN);
-    chunks.forEach((chunk, i) => {
-      const part = args.parts[i]!;
-      const rank = chunk.shape.length;
-      let plane = 0;
-      let stride = part.width * part.height;
-      for (let d = rank - 3; d >= 0; d--) {
-        plane += part.select[d]! * stride;
-        stride *= chunk.shape[d]!;
-      }
-      const x0 = Math.max(window.x, part.x);
-      const x1 = Math.min(window.x + window.width, part.x + part.width);
-      const y0 = Math.max(window.y, part.y);
-      const y1 = Math.min(window.y + window.height, part.y + part.height);
-      for (let y = y0; y < y1; y++) {
-        const src = plane + (y - part.y) * part.width + (x0 - part.x);
-        region.set(chunk.data.subarray(src, src + (x1 - x0)) as Float32Array, (y - window.y) * window.width + (x0 - window.x));
-      }
-    });
+    const region = cutWindow(arrayInputs(inputs), args.parts, window);
     const encoding = resolveTileEncoding('float32', args.encoding);
     const encoded = encodeTile(extractTile(region, window.width, window.height, 0, 0, tileSize, NaN), tileSize, 'float32', encoding);
     const pieces: TileInfo['pieces'] = [];
@@ -75,7 +60,7 @@ export const saveCogTile: KernelDefinition = {
     const data = new Uint8Array(offset);
     data.set(encoded, 0);
     raw.forEach((piece, i) => data.set(new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength), pieces[i]!.offset));
-    const info: TileInfo = { encodedLength: encoded.byteLength, pieces };
+    const info: TileInfo = { encodedLength: encoded.byteLength, pieces, statistics: statisticsOf(region) };
     const chunk: BytesChunk = { kind: 'bytes', data, info: info as unknown as Record<string, unknown> };
     return { chunk };
   },
@@ -88,6 +73,8 @@ export interface CogFileArgs {
   tileRows: number;
   overviews: number;
   encoding: Partial<TileEncoding>;
+  /** What the file holds (a band label, or `data`), for its STAC band entry. */
+  band: string;
 }
 
 /** Assembles the compressed tiles and the overviews into one Cloud-Optimized GeoTIFF. */
@@ -133,7 +120,15 @@ export const saveCog: KernelDefinition = {
     const path = resolveDataPath(context.dataDir, args.path);
     await mkdir(dirname(path), { recursive: true });
     const { bytes } = await assembleCog(path, { ...layout, nodata: layout.nodata ?? NaN }, levels, encoding);
-    const file: WrittenFile = { name: basename(path), path: args.path, bytes, type: COG_MEDIA_TYPE };
-    return { chunk: { kind: 'json', value: file }, meta: { files: [file] } };
+    let statistics = emptyStatistics();
+    for (const tile of tiles) statistics = mergeStatistics(statistics, (tile.info as unknown as TileInfo).statistics);
+    const file: WrittenFile = {
+      name: basename(path),
+      path: args.path,
+      bytes,
+      type: COG_MEDIA_TYPE,
+      bands: [{ name: args.band, data_type: 'float32', nodata: 'nan', statistics: finalStatistics(statistics) }],
+    };
+    return fileReport(file);
   },
 };

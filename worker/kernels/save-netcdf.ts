@@ -1,6 +1,5 @@
-import { basename } from 'node:path';
 import { mkdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { TaskError } from '../../common/errors.js';
 import type { GeoTransform } from '../../common/raster.js';
 import { resolveDataPath } from '../ir/reads.js';
@@ -8,15 +7,11 @@ import { wktForEpsg } from '../io/crs-wkt.js';
 import { gridCoordinates, type NetcdfDimension, type NetcdfVariable, timeCoordinate, writeNetcdf } from '../io/netcdf-writer.js';
 import { arrayInputs } from './cube-kernels.js';
 import type { KernelDefinition } from './kernel.js';
+import { type ChunkPlacement, fileReport, type WrittenFile } from './save-report.js';
+import { finalStatistics, statisticsOf } from './save-statistics.js';
 
-export interface ChunkPlacement {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  t0: number;
-  t1: number;
-}
+/** Media type of result NetCDF files. */
+export const NETCDF_MEDIA_TYPE = 'application/netcdf';
 
 export interface SaveNetcdfArgs {
   path: string;
@@ -24,15 +19,6 @@ export interface SaveNetcdfArgs {
   dims: { name: string; type: string; labels: (string | number)[] }[];
   parts: ChunkPlacement[];
   deflateLevel: number | null;
-}
-
-/** Report of a written file, kept by the scheduler and turned into a result asset by the API. */
-export interface WrittenFile {
-  name: string;
-  /** Path relative to DATA_DIR. */
-  path: string;
-  bytes: number;
-  type: string;
 }
 
 /**
@@ -95,7 +81,13 @@ export const saveNetcdf: KernelDefinition = {
       globalAttributes: { title: 'openEO result', source: 'openEO process graph' },
       compression: { level: args.deflateLevel ?? 1 },
     });
-    const file: WrittenFile = { name: basename(path), path: args.path, bytes: bytes || (await stat(path)).size, type: 'application/netcdf' };
-    return { chunk: { kind: 'json', value: file }, meta: { files: [file] } };
+    const file: WrittenFile = {
+      name: basename(path),
+      path: args.path,
+      bytes: bytes || (await stat(path)).size,
+      type: NETCDF_MEDIA_TYPE,
+      bands: variableNames.map((name, i) => ({ name, data_type: 'float32', nodata: 'nan', statistics: finalStatistics(statisticsOf(data[i]!)) })),
+    };
+    return fileReport(file);
   },
 };
