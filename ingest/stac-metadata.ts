@@ -16,6 +16,9 @@ export const DATACUBE_EXTENSION = 'https://stac-extensions.github.io/datacube/v2
 /** Electro-optical extension v1.1.0, for `eo:bands` and `eo:cloud_cover`. */
 export const EO_EXTENSION = 'https://stac-extensions.github.io/eo/v1.1.0/schema.json';
 
+/** Projection extension v1.1.0, for the `proj:epsg` summary of collections whose items keep their own CRS. */
+export const PROJECTION_EXTENSION = 'https://stac-extensions.github.io/projection/v1.1.0/schema.json';
+
 /** Field marking a collection of generated sample data, which a real ingest replaces. */
 export const SAMPLE_DATA_FIELD = 'openeo:sample_data';
 
@@ -79,10 +82,12 @@ export function stacForCogItems(id: string, source: CogItemsSource, info: Collec
   };
   // Ground sample distance is in metres, which only projected grids give directly.
   if (epsg !== WGS84) summaries.gsd = pixelSizes;
+  // Every zone the items are in: the cube grid above uses one, the items keep their own.
+  summaries['proj:epsg'] = [...epsgCounts.keys()].sort((a, b) => a - b);
   if (cloudCovers.length > 0) summaries['eo:cloud_cover'] = { minimum: Math.min(...cloudCovers), maximum: Math.max(...cloudCovers) };
   Object.assign(summaries, platformSummaries(info));
 
-  return collection(id, info, {
+  const stac = collection(id, info, {
     bbox,
     interval: [first, last],
     dimensions: {
@@ -93,6 +98,8 @@ export function stacForCogItems(id: string, source: CogItemsSource, info: Collec
     },
     summaries,
   });
+  (stac.stac_extensions as string[]).push(PROJECTION_EXTENSION);
+  return stac;
 }
 
 /** A (time, lat, lon) cube on a regular global lat/lon grid (OISST and the like). */
