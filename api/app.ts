@@ -12,6 +12,7 @@ import { registerCollections } from './routes/collections.js';
 import { EndpointRegistry } from './routes/endpoint-registry.js';
 import { registerJobs } from './routes/jobs.js';
 import { registerProcesses } from './routes/processes.js';
+import { registerSync } from './routes/sync.js';
 
 /** Largest JSON request body: process graphs are small; anything bigger is a mistake or an attack. */
 export const MAX_JSON_BODY = '10mb';
@@ -29,6 +30,7 @@ export function createApp(api: ApiContext, logger: Logger): Koa {
   registerProcesses(api, endpoints);
   registerAccount(api, endpoints);
   registerJobs(api, endpoints);
+  registerSync(api, endpoints);
 
   app.use(httpLatency());
   app.use(

@@ -19,6 +19,7 @@ import type { JobStore } from './jobs/job-store.js';
 import { JetStreamEventSource } from './jobs/jetstream-event-source.js';
 import { JetStreamJobStore } from './jobs/jetstream-job-store.js';
 import { SchedulerConnection } from './jobs/scheduler-client.js';
+import { SyncProcessor } from './jobs/sync-processor.js';
 import { defaultProcessRegistry } from './processes/index.js';
 import { ResultLinks } from './routes/result-links.js';
 
@@ -70,8 +71,19 @@ export async function runApi(config: ApiConfig = apiConfig(), options: ApiOption
   const timing = { reconcileIntervalMs: config.jobReconcileIntervalMs, lostGraceMs: config.jobLostGraceMs, schedulerUnreachableLimitMs: config.schedulerUnreachableLimitMs };
   const jobs = new JobService({ store, catalog, registry, scheduler, events, dataDir: config.dataDir, logger, timing });
   await jobs.start();
+  const sync = new SyncProcessor({
+    catalog,
+    registry,
+    scheduler,
+    bus,
+    dataDir: config.dataDir,
+    logger,
+    limits: { timeoutMs: config.syncTimeoutMs, maxEstimatedSeconds: config.syncMaxEstimatedSeconds, maxResultBytes: config.syncMaxResultBytes },
+    lostGraceMs: config.jobLostGraceMs,
+  });
+  await sync.removeLeftovers();
   const links = new ResultLinks(signer, config.resultLinkLifetimeSeconds);
-  const app = createApp({ config, catalog, registry, jobs, accounts, tokens: signer, links, version: BACKEND_VERSION }, logger);
+  const app = createApp({ config, catalog, registry, jobs, sync, accounts, tokens: signer, links, version: BACKEND_VERSION }, logger);
   const server = app.listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;

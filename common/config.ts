@@ -56,6 +56,19 @@ export const DEFAULT_JOB_LOST_GRACE_MS = 15_000;
  */
 export const DEFAULT_SCHEDULER_UNREACHABLE_LIMIT_MS = 60_000;
 
+/**
+ * A synchronous request (POST /result) waits this long (ms) before it is canceled with
+ * `RequestTimeout`: five minutes, within what HTTP clients and proxies keep a request open.
+ */
+export const DEFAULT_SYNC_TIMEOUT_MS = 5 * 60_000;
+/**
+ * Synchronous requests estimated to take longer than this (s) on the cluster are refused with
+ * `ProcessGraphComplexity` up front, rather than time out: they belong in a batch job.
+ */
+export const DEFAULT_SYNC_MAX_ESTIMATED_SECONDS = 120;
+/** Synchronous results larger than this (bytes, estimated upper limit) are refused: 1 GiB. */
+export const DEFAULT_SYNC_MAX_RESULT_BYTES = 1024 ** 3;
+
 export const ENVIRONMENT_VARIABLES = [
   'PORT',
   'DATA_DIR',
@@ -88,6 +101,9 @@ export const ENVIRONMENT_VARIABLES = [
   'JOB_RECONCILE_INTERVAL_MS',
   'JOB_LOST_GRACE_MS',
   'SCHEDULER_UNREACHABLE_LIMIT_MS',
+  'SYNC_TIMEOUT_MS',
+  'SYNC_MAX_ESTIMATED_SECONDS',
+  'SYNC_MAX_RESULT_BYTES',
   'INGEST_AUTH',
   'INGEST_CACHE_DIR',
   'INGEST_CONCURRENCY',
@@ -199,6 +215,9 @@ export interface ApiConfig extends CommonConfig {
   jobReconcileIntervalMs: number;
   jobLostGraceMs: number;
   schedulerUnreachableLimitMs: number;
+  syncTimeoutMs: number;
+  syncMaxEstimatedSeconds: number;
+  syncMaxResultBytes: number;
 }
 
 export function apiConfig(env: Env = process.env): ApiConfig {
@@ -217,6 +236,9 @@ export function apiConfig(env: Env = process.env): ApiConfig {
     jobReconcileIntervalMs: readInt(env, 'JOB_RECONCILE_INTERVAL_MS', DEFAULT_JOB_RECONCILE_INTERVAL_MS, 100),
     jobLostGraceMs: readInt(env, 'JOB_LOST_GRACE_MS', DEFAULT_JOB_LOST_GRACE_MS, 0),
     schedulerUnreachableLimitMs: readInt(env, 'SCHEDULER_UNREACHABLE_LIMIT_MS', DEFAULT_SCHEDULER_UNREACHABLE_LIMIT_MS, 1_000),
+    syncTimeoutMs: readInt(env, 'SYNC_TIMEOUT_MS', DEFAULT_SYNC_TIMEOUT_MS, 1_000),
+    syncMaxEstimatedSeconds: readInt(env, 'SYNC_MAX_ESTIMATED_SECONDS', DEFAULT_SYNC_MAX_ESTIMATED_SECONDS, 1),
+    syncMaxResultBytes: env.SYNC_MAX_RESULT_BYTES ? parseBytes('SYNC_MAX_RESULT_BYTES', env.SYNC_MAX_RESULT_BYTES) : DEFAULT_SYNC_MAX_RESULT_BYTES,
   };
 }
 

@@ -8,7 +8,7 @@ import { GraphEvaluator } from './evaluate.js';
 import { translateLegacyGraph } from './legacy-graphs.js';
 import type { ProcessGraph } from './process-graph.js';
 import { lowerGtiff } from './save.js';
-import { isCube } from './values.js';
+import { isCube, type Value } from './values.js';
 
 export interface CompiledJob {
   tasks: CompiledTask[];
@@ -17,6 +17,11 @@ export interface CompiledJob {
   saved: SavedOutput[];
   warnings: string[];
   tasksByOp: Record<string, number>;
+  /**
+   * The graph's result when it computes a plain value (a number, a list…) rather than data:
+   * evaluated while compiling, so there are no tasks. Only with `allowPlainResult`.
+   */
+  plainResult?: Value;
 }
 
 export interface CompileOptions {
@@ -24,6 +29,8 @@ export interface CompileOptions {
   registry: ProcessRegistry;
   target: JobTarget;
   fuse?: boolean;
+  /** Accept graphs that compute a plain value (synchronous requests answer with it as JSON). */
+  allowPlainResult?: boolean;
 }
 
 /** Validates a process (`{process_graph: …}`) and compiles it to a chunked task graph. No I/O but catalog reads. */
@@ -40,6 +47,9 @@ export async function compileProcess(process: unknown, options: CompileOptions):
   const saved: SavedOutput[] = [];
   const evaluator = new GraphEvaluator(options.registry);
   const { result } = await evaluator.run(graph, { catalog: options.catalog, builder, target: options.target, fuse: options.fuse ?? true, warnings, outputs: saved });
+  if (saved.length === 0 && options.allowPlainResult && isPlainJson(result)) {
+    return { tasks: [], outputs: [], saved, warnings, tasksByOp: {}, plainResult: result };
+  }
   if (saved.length === 0) {
     if (!isCube(result)) throw new OpenEOError('ProcessGraphInvalid', 'the process graph saves nothing: end it with save_result');
     warnings.push('the process graph has no save_result; the result is saved as GeoTIFF');
@@ -53,4 +63,12 @@ export async function compileProcess(process: unknown, options: CompileOptions):
   }
   const { tasks, outputs } = builder.result();
   return { tasks, outputs, saved, warnings, tasksByOp: builder.countByOp() };
+}
+
+/** Whether a value is plain JSON data: no cube, callback or symbolic array anywhere inside. */
+function isPlainJson(value: Value): boolean {
+  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') return true;
+  if (Array.isArray(value)) return value.every(isPlainJson);
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return Object.values(value).every((v) => isPlainJson(v as Value));
 }

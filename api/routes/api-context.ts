@@ -4,6 +4,7 @@ import type { Catalog } from '../../ingest/catalog.js';
 import type { Accounts } from '../auth/accounts.js';
 import type { TokenSigner } from '../auth/tokens.js';
 import type { JobService } from '../jobs/job-service.js';
+import type { SyncProcessor } from '../jobs/sync-processor.js';
 import type { ProcessRegistry } from '../processes/registry.js';
 import type { ResultLinks } from './result-links.js';
 
@@ -13,6 +14,7 @@ export interface ApiContext {
   catalog: Catalog;
   registry: ProcessRegistry;
   jobs: JobService;
+  sync: SyncProcessor;
   accounts: Accounts;
   tokens: TokenSigner;
   links: ResultLinks;
