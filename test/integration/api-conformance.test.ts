@@ -82,6 +82,15 @@ describeWithShared('every endpoint listed in GET / answers as the openEO API 1.2
     const process = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', 'sst-time-mean.json'), 'utf8'));
     await call('POST', '/validation', '/validation', { method: 'POST', headers: json, body: JSON.stringify(process.process) });
     await call('POST', '/validation', '/validation', { method: 'POST', headers: json, body: JSON.stringify({ process_graph: { x: { process_id: 'nope', arguments: {}, result: true } } }) });
+    // Synchronous processing: data in the response body, a plain value as JSON, errors as openEO errors.
+    const ndvi = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', 'ndvi-max-composite.json'), 'utf8'));
+    const tiff = await call('POST', '/result', '/result', { method: 'POST', headers: json, body: JSON.stringify(ndvi) });
+    expect(tiff.status).toBe(200);
+    expect(tiff.headers.get('content-type')).toBe('image/tiff; application=geotiff; profile=cloud-optimized');
+    const sum = await call('POST', '/result', '/result', { method: 'POST', headers: json, body: JSON.stringify({ process: { process_graph: { s: { process_id: 'sum', arguments: { data: [1, 2, 3.5] }, result: true } } } }) });
+    expect(sum.body).toBe(6.5);
+    expect((await call('POST', '/result', '/result', { method: 'POST', headers: json, body: JSON.stringify({ process: { process_graph: { x: { process_id: 'nope', arguments: {}, result: true } } } }) })).status).toBe(400);
+    expect((await call('POST', '/result', '/result', { method: 'POST', body: '{}' })).status).toBe(401);
     const created = await call('POST', '/jobs', '/jobs', { method: 'POST', headers: json, body: JSON.stringify(process) });
     expect(created.status).toBe(201);
     const id = created.headers.get('openeo-identifier')!;
