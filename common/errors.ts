@@ -57,6 +57,19 @@ export const OPENEO_ERROR_STATUS = {
   QuantilesParameterMissing: 400,
   QuantilesParameterConflict: 400,
   AscendingProbabilitiesRequired: 400,
+  DimensionExists: 400,
+  DimensionMissing: 400,
+  DimensionLabelCountMismatch: 400,
+  LabelsNotEnumerated: 400,
+  LabelMismatch: 400,
+  LabelNotAvailable: 400,
+  BandFilterParameterMissing: 400,
+  TemporalExtentEmpty: 400,
+  TooManyDimensions: 400,
+  DistinctDimensionLabelsRequired: 400,
+  OverlapResolverMissing: 400,
+  KernelDimensionsUneven: 400,
+  TargetDimensionExists: 400,
 } as const satisfies Record<string, number>;
 
 export type OpenEOErrorCode = keyof typeof OPENEO_ERROR_STATUS;

@@ -68,8 +68,10 @@ export type IRNode =
   | { op: 'isin'; x: IRNode; values: number[] }
   /** Picks one index of a dimension, dropping the dimension. */
   | { op: 'select'; dim: string; index: number; x: IRNode }
-  /** Keeps some indices of a dimension. */
+  /** Keeps some indices of a dimension, in the given order; -1 stands for a label the input lacks (no data). */
   | { op: 'take'; dim: string; indices: number[]; x: IRNode }
+  /** Keeps the indices [start, end) of a dimension: a window of a tile or of a time block. */
+  | { op: 'slice'; dim: string; start: number; end: number; x: IRNode }
   | { op: 'reduce'; dim: string; reducer: Reducer; ignoreNodata: boolean; x: IRNode }
   /** Partial state of a tree reduction along `dim` (a leading `stat` dimension holds the state). */
   | { op: 'partial'; dim: string; reducer: Reducer; ignoreNodata: boolean; x: IRNode }
@@ -92,7 +94,35 @@ export type IRNode =
   /** Upsamples a (…, y, x) array by an integer factor with nearest neighbour, then crops (SCL 20 m on a 10 m grid). */
   | { op: 'upsample'; factor: number; offsetY: number; offsetX: number; height: number; width: number; x: IRNode }
   /** NaN where the pixel centre, transformed to EPSG:4326, is outside the bbox (openEO's pixel-centre rule). */
-  | { op: 'mask_bbox'; bbox: [number, number, number, number]; epsg: number; transform: GeoTransform; x: IRNode };
+  | { op: 'mask_bbox'; bbox: [number, number, number, number]; epsg: number; transform: GeoTransform; x: IRNode }
+  /**
+   * Weighted sum of each pixel's neighbourhood in the trailing (y, x) plane, times `factor`, for
+   * the positions where the whole kernel fits: the input carries a halo of half the kernel on
+   * each side and the output is smaller by it. Values that are not finite count as `replaceInvalid`.
+   */
+  | { op: 'convolve'; kernel: number[][]; factor: number; replaceInvalid: number; x: IRNode }
+  /**
+   * Replaces pixels by the position of their centre relative to polygons (in `polygonEpsg`):
+   * outside all of them unless `inside`, inside any of them when `inside`. No data stays no data.
+   */
+  | { op: 'mask_polygons'; polygons: PolygonRings[]; polygonEpsg: number; epsg: number; transform: GeoTransform; inside: boolean; replacement: number; x: IRNode }
+  /**
+   * Partial states of a tree reducer over the pixels whose centres lie in each geometry (zonal
+   * statistics of one tile): dims [stat, geometry, …the non-spatial dims of x].
+   */
+  | { op: 'zonal_partial'; geometries: PolygonRings[][]; polygonEpsg: number; epsg: number; transform: GeoTransform; reducer: Reducer; ignoreNodata: boolean; x: IRNode }
+  /**
+   * Resamples the trailing (y, x) plane of `x`, a window of a source grid, onto a target grid
+   * (possibly in another CRS): each target pixel centre is mapped into the source window.
+   */
+  | { op: 'warp'; source: { epsg: number; transform: GeoTransform }; target: { epsg: number; transform: GeoTransform; width: number; height: number }; method: WarpMethod; x: IRNode };
+
+/** A polygon as GeoJSON writes it: the outer ring, then holes; each ring a list of [x, y]. */
+export type PolygonRings = [number, number][][];
+
+/** Resampling methods the worker implements (gdalwarp's names). */
+export const WARP_METHODS = ['near', 'bilinear', 'average', 'min', 'max', 'med', 'mode', 'sum'] as const;
+export type WarpMethod = (typeof WARP_METHODS)[number];
 
 /** A window of one COG, decoded to float with NaN for no data, scale and offset applied. Dims [y, x]. */
 export interface ReadCogNode {

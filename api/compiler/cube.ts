@@ -1,12 +1,23 @@
 import type { IRNode } from '../../common/ir.js';
 import type { GeoTransform } from '../../common/raster.js';
 
-/** A data cube at compile time: its dimensions and grid, and how to compute any one chunk. */
+/**
+ * A data cube at compile time: its dimensions and grid, and how to compute any one chunk.
+ * Chunk arrays call the spatial dimensions y and x whatever their names in `dims` (renaming
+ * them is metadata only); the first temporal dimension is the one cut into time blocks.
+ */
 
 export type CubeDimension =
   | { name: string; type: 'spatial'; axis: 'x' | 'y' }
   | { name: string; type: 'temporal'; labels: string[] }
-  | { name: string; type: 'bands'; labels: string[]; commonNames?: (string | null)[] }
+  | {
+      name: string;
+      type: 'bands';
+      labels: string[];
+      commonNames?: (string | null)[];
+      /** Centre wavelengths in micrometres, where known (filter_bands selects by them). */
+      wavelengths?: (number | null)[];
+    }
   | { name: string; type: 'other'; labels: (string | number)[] };
 
 export interface SpatialGrid {
@@ -50,15 +61,19 @@ export interface LazyCube {
   dims: CubeDimension[];
   grid: SpatialGrid;
   layout: ChunkLayout;
-  /** The program computing one chunk: an array with the cube's non-spatial dims (time limited to the block), then y, x. */
+  /**
+   * The program computing one chunk: an array with the cube's non-spatial dims in their order
+   * (the blocked temporal dimension limited to the block), then y, x.
+   */
   chunk(coord: ChunkCoord): ChunkProgram;
   /** What the cube is, for logs and estimates. */
   readonly description: string;
   /**
    * Set on cubes fresh from load_collection: loads again with a narrower request, so filters
-   * applied right after loading are pushed into the reads.
+   * applied right after loading are pushed into the reads. Null when the request cannot take
+   * the narrowing (the filter then applies to the loaded cube).
    */
-  reload?: (narrower: LoadNarrowing) => LazyCube;
+  reload?: (narrower: LoadNarrowing) => LazyCube | null;
 }
 
 export interface LoadNarrowing {
@@ -72,6 +87,7 @@ export interface PixelRange {
   end: number;
 }
 
+/** The temporal dimension cut into time blocks: the first one (a cube may have more). */
 export function temporalDim(cube: Pick<LazyCube, 'dims'>): Extract<CubeDimension, { type: 'temporal' }> | undefined {
   return cube.dims.find((d): d is Extract<CubeDimension, { type: 'temporal' }> => d.type === 'temporal');
 }

@@ -22,9 +22,10 @@ function epsgOf(reference: string | number | undefined): number {
   return match ? Number(match[1]) : 4326;
 }
 
+/** Numbers as they are, booleans as 1 and 0 (as the IR computes them), anything else as no data. */
 function flatten(data: unknown, into: number[]): void {
   if (Array.isArray(data)) for (const item of data) flatten(item, into);
-  else into.push(typeof data === 'number' ? data : NaN);
+  else into.push(typeof data === 'number' ? data : typeof data === 'boolean' ? (data ? 1 : 0) : NaN);
 }
 
 /** Step of a coordinate axis from its centres (1 when there is a single value). */
@@ -32,7 +33,17 @@ function stepOf(values: number[], fallback: number): number {
   return values.length >= 2 ? values[1]! - values[0]! : fallback;
 }
 
-export function literalCube(spec: LiteralDatacube): LazyCube {
+/**
+ * How an inline cube is cut into chunks. By default it is one chunk; smaller tiles and time
+ * blocks make the same data exercise the paths of large cubes (halos, crops, tree reductions).
+ */
+export interface LiteralChunking {
+  tileWidth: number;
+  tileHeight: number;
+  timeBlock: number;
+}
+
+export function literalCube(spec: LiteralDatacube, chunking: LiteralChunking | null = null): LazyCube {
   const names = spec.order;
   const x = names.find((n) => spec.dimensions[n]?.type === 'spatial' && (spec.dimensions[n]?.axis === 'x' || n === 'x'));
   const y = names.find((n) => spec.dimensions[n]?.type === 'spatial' && (spec.dimensions[n]?.axis === 'y' || n === 'y'));
@@ -72,15 +83,55 @@ export function literalCube(spec: LiteralDatacube): LazyCube {
       counter[d] = 0;
     }
   }
-  const node: IRNode = { op: 'literal', dims: [...others, 'y', 'x'], shape: ourSizes, values };
+  const chunkDimNames = [...others, 'y', 'x'];
   const width = xs.length;
   const height = ys.length;
   const firstTemporal = dims.find((d) => d.type === 'temporal');
+  const timeCount = firstTemporal && firstTemporal.type === 'temporal' ? firstTemporal.labels.length : 1;
+  const layout = {
+    tileWidth: Math.max(1, chunking?.tileWidth ?? width),
+    tileHeight: Math.max(1, chunking?.tileHeight ?? height),
+    offsetX: 0,
+    offsetY: 0,
+    timeBlock: Math.max(1, chunking?.timeBlock ?? timeCount),
+    timeOffset: 0,
+  };
+  const whole: IRNode = { op: 'literal', dims: chunkDimNames, shape: ourSizes, values };
+  const timeAxis = firstTemporal ? others.indexOf(firstTemporal.name) : -1;
   return {
     dims,
     grid: { epsg: epsgOf(spec.dimensions[x]!.reference_system), transform, width, height },
-    layout: { tileWidth: Math.max(1, width), tileHeight: Math.max(1, height), offsetX: 0, offsetY: 0, timeBlock: Math.max(1, firstTemporal && firstTemporal.type === 'temporal' ? firstTemporal.labels.length : 1), timeOffset: 0 },
+    layout,
     description: `inline data cube (${names.join(', ')})`,
-    chunk: () => ({ node, inputs: [] }),
+    chunk({ tx, ty, tb }) {
+      if (!chunking) return { node: whole, inputs: [] };
+      // The values of one tile and time block, copied out at compile time.
+      const starts = ourSizes.map(() => 0);
+      const sizes = ourSizes.slice();
+      const axisY = ourSizes.length - 2;
+      const axisX = ourSizes.length - 1;
+      starts[axisY] = ty * layout.tileHeight;
+      sizes[axisY] = Math.max(0, Math.min(height, (ty + 1) * layout.tileHeight) - starts[axisY]!);
+      starts[axisX] = tx * layout.tileWidth;
+      sizes[axisX] = Math.max(0, Math.min(width, (tx + 1) * layout.tileWidth) - starts[axisX]!);
+      if (timeAxis >= 0) {
+        starts[timeAxis] = tb * layout.timeBlock;
+        sizes[timeAxis] = Math.max(0, Math.min(timeCount, (tb + 1) * layout.timeBlock) - starts[timeAxis]!);
+      }
+      const total = sizes.reduce((a, b) => a * b, 1);
+      const strides = ourSizes.map((_, i) => ourSizes.slice(i + 1).reduce((a, b) => a * b, 1));
+      const part = new Array<number>(total);
+      const at = sizes.map(() => 0);
+      for (let o = 0; o < total; o++) {
+        let source = 0;
+        for (let d = 0; d < sizes.length; d++) source += (at[d]! + starts[d]!) * strides[d]!;
+        part[o] = values[source]!;
+        for (let d = sizes.length - 1; d >= 0; d--) {
+          if (++at[d]! < sizes[d]!) break;
+          at[d] = 0;
+        }
+      }
+      return { node: { op: 'literal', dims: chunkDimNames, shape: sizes, values: part }, inputs: [] };
+    },
   };
 }

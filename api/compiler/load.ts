@@ -137,7 +137,13 @@ export function loadCogItems(record: CollectionRecord, source: CogItemsSource, r
   const timeLabels = dates.map((d) => byDate.get(d)![0]!.datetime);
   const dims: CubeDimension[] = [
     { name: 't', type: 'temporal', labels: timeLabels },
-    { name: 'bands', type: 'bands', labels: bands, commonNames: bands.map((b) => source.bands.find((info) => info.name === b)?.commonName ?? null) },
+    {
+      name: 'bands',
+      type: 'bands',
+      labels: bands,
+      commonNames: bands.map((b) => source.bands.find((info) => info.name === b)?.commonName ?? null),
+      wavelengths: bands.map((b) => source.bands.find((info) => info.name === b)?.centerWavelength ?? null),
+    },
     { name: 'y', type: 'spatial', axis: 'y' },
     { name: 'x', type: 'spatial', axis: 'x' },
   ];
@@ -292,12 +298,15 @@ export function loadZarrCube(record: CollectionRecord, source: ZarrCubeSource, r
 
 export function loadCollection(record: CollectionRecord, request: LoadRequest): LazyCube {
   const cube = record.source.kind === 'cog-items' ? loadCogItems(record, record.source, request) : loadZarrCube(record, record.source, request);
-  cube.reload = (narrower) => loadCollection(record, narrowRequest(request, narrower));
+  cube.reload = (narrower) => {
+    const narrowed = narrowRequest(request, narrower);
+    return narrowed ? loadCollection(record, narrowed) : null;
+  };
   return cube;
 }
 
-/** A request narrowed by filters applied right after loading. */
-export function narrowRequest(request: LoadRequest, narrower: LoadNarrowing): LoadRequest {
+/** A request narrowed by filters applied right after loading, or null when it cannot express them. */
+export function narrowRequest(request: LoadRequest, narrower: LoadNarrowing): LoadRequest | null {
   const next: LoadRequest = { ...request };
   if (narrower.bands) {
     if (request.bands && !narrower.bands.every((b) => request.bands!.includes(b))) {
@@ -324,7 +333,8 @@ export function narrowRequest(request: LoadRequest, narrower: LoadNarrowing): Lo
         north: Math.min(previous.north, narrower.bbox.north),
       };
     } else {
-      throw new OpenEOError('FeatureUnsupported', 'filter_bbox: the bbox must use the same CRS as the spatial_extent of load_collection');
+      // Boxes in two CRSs do not intersect into a box: the filter applies to the loaded cube.
+      return null;
     }
   }
   return next;

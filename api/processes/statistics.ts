@@ -154,10 +154,8 @@ const quantiles: ProcessImplementation = {
     const probabilities = probabilitiesOf(args);
     const ignoreNodata = booleanArg('quantiles', args, 'ignore_nodata', DEFAULT_IGNORE_NODATA);
     const series = pixelSeries('quantiles', args.data);
-    if (series) {
-      if (probabilities.length !== 1) throw new OpenEOError('FeatureUnsupported', `quantiles: inside a callback on a data cube it computes one probability per call, got ${probabilities.length}`);
-      return reduceSeries(series, quantileReducer(probabilities[0]!), ignoreNodata);
-    }
+    // On pixel series: one reduction per probability (apply_dimension stacks them into a dimension).
+    if (series) return probabilities.map((p) => reduceSeries(series, quantileReducer(p), ignoreNodata));
     const { numbers, sawNodata } = numbersOf('quantiles', arrayArg('quantiles', args, 'data'));
     if ((sawNodata && !ignoreNodata) || numbers.length === 0) return probabilities.map(() => null);
     if (numbers.some(Number.isNaN)) return probabilities.map(() => NaN);
@@ -182,8 +180,9 @@ const extrema: ProcessImplementation = {
     },
   ),
   evaluate(args) {
-    requirePlain('extrema', args.data);
     const ignoreNodata = booleanArg('extrema', args, 'ignore_nodata', DEFAULT_IGNORE_NODATA);
+    const series = pixelSeries('extrema', args.data);
+    if (series) return [reduceSeries(series, 'min', ignoreNodata), reduceSeries(series, 'max', ignoreNodata)];
     const { numbers, sawNodata } = numbersOf('extrema', arrayArg('extrema', args, 'data'));
     if ((sawNodata && !ignoreNodata) || numbers.length === 0) return [null, null];
     return [minimum(numbers), maximum(numbers)];

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import JSON5 from 'json5';
 import { type LazyCube, nonSpatialDims, temporalDim, tileCount, tileRange, timeBlockCount, timeBlockRange } from '../../api/compiler/cube.js';
 import type { DagBuilder } from '../../api/compiler/dag-builder.js';
-import { literalCube, type LiteralDatacube } from '../../api/compiler/literal-cube.js';
+import { type LiteralChunking, literalCube, type LiteralDatacube } from '../../api/compiler/literal-cube.js';
+import type { VectorCube } from '../../api/compiler/vector-cube.js';
 import type { ArrayChunk } from '../../common/chunk.js';
 import { evaluate } from '../../worker/ir/evaluate.js';
 import { runLocally } from '../../worker/local-runner.js';
@@ -23,12 +24,28 @@ export function isDatacubeArgument(value: unknown): boolean {
 
 export function readDatacube(value: unknown, testsDir: string): LiteralDatacube {
   const v = value as Record<string, unknown>;
-  if (typeof v.$ref === 'string') return JSON5.parse(readFileSync(join(testsDir, v.$ref), 'utf8')) as LiteralDatacube;
-  return v as unknown as LiteralDatacube;
+  const raw = typeof v.$ref === 'string' ? (JSON5.parse(readFileSync(join(testsDir, v.$ref), 'utf8')) as Record<string, unknown>) : v;
+  return normalizeDatacube(raw);
 }
 
-export function cubeOf(value: unknown, testsDir: string): LazyCube {
-  return literalCube(readDatacube(value, testsDir));
+/**
+ * The two ways the suite writes a cube's dimensions: an object by name with a separate `order`,
+ * or an array of dimensions carrying their names (order implied). A missing `order` is the
+ * order the dimensions are written in.
+ */
+function normalizeDatacube(raw: Record<string, unknown>): LiteralDatacube {
+  let dimensions = raw.dimensions as LiteralDatacube['dimensions'] | (LiteralDatacube['dimensions'][string] & { name: string })[];
+  let order = raw.order as string[] | undefined;
+  if (Array.isArray(dimensions)) {
+    order ??= dimensions.map((d) => d.name);
+    dimensions = Object.fromEntries(dimensions.map(({ name, ...rest }) => [name, rest]));
+  }
+  if (!Array.isArray(order)) order = Object.keys(dimensions ?? {});
+  return { ...(raw as unknown as LiteralDatacube), dimensions: dimensions ?? {}, order };
+}
+
+export function cubeOf(value: unknown, testsDir: string, chunking: LiteralChunking | null = null): LazyCube {
+  return literalCube(readDatacube(value, testsDir), chunking);
 }
 
 export interface CollectedCube {
@@ -39,8 +56,11 @@ export interface CollectedCube {
   data: Float64Array;
 }
 
+/** Where collected cubes read collections from when none is given (the suite's cubes read nothing). */
+const DEFAULT_DATA_DIR = join(tmpdir(), 'conformance-data');
+
 /** Runs the tasks the cube depends on and evaluates every chunk, assembling the whole cube. */
-export async function collectCube(cube: LazyCube, builder: DagBuilder): Promise<CollectedCube> {
+export async function collectCube(cube: LazyCube, builder: DagBuilder, dataDir: string = DEFAULT_DATA_DIR): Promise<CollectedCube> {
   const dims = nonSpatialDims(cube);
   const { width, height, transform } = cube.grid;
   const t = temporalDim(cube);
@@ -60,7 +80,6 @@ export async function collectCube(cube: LazyCube, builder: DagBuilder): Promise<
   }
   const { tasks } = builder.result();
   const needed = [...new Set(programs.flatMap((p) => p.node.inputs))];
-  const dataDir = join(tmpdir(), 'conformance-data');
   const { chunks } = await runLocally(tasks, needed, dataDir);
   const planeStrides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   for (const { coord, node } of programs) {
@@ -73,6 +92,11 @@ export async function collectCube(cube: LazyCube, builder: DagBuilder): Promise<
     const expectShape = [...dims.map((d) => (d === t ? times.end - times.start : d.labels.length)), rows.end - rows.start, cols.end - cols.start];
     const count = expectShape.reduce((a, b) => a * b, 1);
     const arrayDims = result.dims;
+    // A chunk must hold exactly the cube's dimensions, in the cube's order, with the chunk's sizes
+    // (outputs write chunks as they come).
+    const layout = order.map((name, i) => `${name}=${expectShape[i]}`).join(',');
+    const got = arrayDims.map((name, i) => `${name}=${result.shape[i]}`).join(',');
+    if (layout !== got) throw new Error(`chunk ${coord.tx},${coord.ty},${coord.tb} has dimensions ${got}, expected ${layout}`);
     const counter = new Array<number>(expectShape.length).fill(0);
     for (let i = 0; i < count; i++) {
       let src = 0;
@@ -125,7 +149,7 @@ export function cubeMismatch(actual: CollectedCube, expected: LiteralDatacube, d
   }
   if (expected.data === null || expected.data === undefined) return null;
   const flat: number[] = [];
-  const walk = (v: unknown): void => (Array.isArray(v) ? v.forEach(walk) : void flat.push(typeof v === 'number' ? v : NaN));
+  const walk = (v: unknown): void => (Array.isArray(v) ? v.forEach(walk) : void flat.push(typeof v === 'number' ? v : typeof v === 'boolean' ? (v ? 1 : 0) : NaN));
   walk(expected.data);
   const nodata = (Array.isArray(expected.nodata) ? expected.nodata : [expected.nodata]).filter((v): v is number => typeof v === 'number' && !Number.isNaN(v));
   const sizes = expected.order.map((n) => (expected.dimensions[n]!.values ?? []).length);
@@ -145,4 +169,16 @@ export function cubeMismatch(actual: CollectedCube, expected: LiteralDatacube, d
     }
   }
   return null;
+}
+
+/** Runs the task of a vector cube (zonal statistics) and gives its values, row-major over its dimensions. */
+export async function collectVectorCube(cube: VectorCube, builder: DagBuilder, dataDir: string = DEFAULT_DATA_DIR): Promise<{ dims: VectorCube['dims']; data: Float64Array }> {
+  const { tasks } = builder.result();
+  const { chunks } = await runLocally(tasks, cube.program.inputs, dataDir);
+  const inputs = cube.program.inputs.map((key) => chunks.get(key) as ArrayChunk);
+  const result = await evaluate(cube.program.node, { inputs, dataDir, signal: { aborted: false } });
+  const expected = cube.dims.map((d) => `${d.name}=${d.labels.length}`).join(',');
+  const got = result.dims.map((d, i) => `${d}=${result.shape[i]}`).join(',');
+  if (expected !== got) throw new Error(`the vector cube's values have dimensions ${got}, expected ${expected}`);
+  return { dims: cube.dims, data: Float64Array.from(result.data) };
 }

@@ -6,6 +6,7 @@ import { DagBuilder } from '../../api/compiler/dag-builder.js';
 import { GraphEvaluator } from '../../api/compiler/evaluate.js';
 import type { ProcessGraph } from '../../api/compiler/process-graph.js';
 import { CubeValue, type Value } from '../../api/compiler/values.js';
+import type { LiteralChunking } from '../../api/compiler/literal-cube.js';
 import { collectCube, cubeMismatch, cubeOf, isDatacubeArgument, readDatacube } from './datacubes.js';
 import { labelArray, labelsOf, type Label } from '../../api/processes/labeled-array.js';
 import type { ProcessRegistry } from '../../api/processes/registry.js';
@@ -53,7 +54,7 @@ export interface CaseOutcome {
  * Runs a process on decoded arguments and gives its value (or throws its error). Executors that
  * take data cubes return the task graph a resulting cube needs, so it can be run and compared.
  */
-export type Executor = ((process: string, args: Record<string, Value>) => Promise<Value | { value: Value; builder: DagBuilder }>) & { datacubes?: boolean };
+export type Executor = ((process: string, args: Record<string, Value>) => Promise<Value | { value: Value; builder: DagBuilder }>) & { datacubes?: boolean; chunking?: LiteralChunking | null };
 
 interface RawCase {
   arguments?: Record<string, unknown>;
@@ -148,18 +149,44 @@ function isDatetime(value: unknown): value is { type: 'datetime'; value: string 
   return isRecord(value) && value.type === 'datetime' && typeof value.value === 'string';
 }
 
-/** An argument as this back-end represents it: null for no-data, labelled arrays with their labels. */
-export function decodeArgument(value: unknown): Value {
+/**
+ * Some child graphs of the suite still refer to values the openEO 0.4 way, `{"from_argument": name}`
+ * for both callback parameters and other nodes. They are read as `from_node` when a node of
+ * that name exists in the same graph and as `from_parameter` otherwise.
+ */
+function modernReferences(graph: Record<string, unknown>): Record<string, unknown> {
+  const ids = new Set(Object.keys(graph));
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (!isRecord(value)) return value;
+    if (typeof value.from_argument === 'string' && Object.keys(value).length === 1) {
+      return ids.has(value.from_argument) ? { from_node: value.from_argument } : { from_parameter: value.from_argument };
+    }
+    if (isRecord(value.process_graph)) return { ...value, process_graph: modernReferences(value.process_graph) };
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rewrite(v)]));
+  };
+  return Object.fromEntries(Object.entries(graph).map(([id, node]) => [id, rewrite(node)]));
+}
+
+/**
+ * An argument as this back-end represents it: null for no-data, labelled arrays with their
+ * labels, data cubes as inline cubes in one chunk or cut as `chunking` says.
+ */
+export function decodeArgument(value: unknown, chunking: LiteralChunking | null = null): Value {
+  const decode = (v: unknown): Value => decodeArgument(v, chunking);
   if (isNodata(value)) return null;
-  if (isDatacubeArgument(value)) return new CubeValue(cubeOf(value, PROCESS_TESTS_DIR));
+  if (isDatacubeArgument(value)) return new CubeValue(cubeOf(value, PROCESS_TESTS_DIR, chunking));
+  // Files other than cubes (a WKT2 CRS) are read as text.
+  if (isRecord(value) && typeof value.$ref === 'string' && Object.keys(value).length === 1) return readFileSync(join(PROCESS_TESTS_DIR, value.$ref), 'utf8');
   const entries = labeledEntries(value);
-  if (entries) return labelArray(entries.map((e) => decodeArgument(e.value)), entries.map((e) => e.key));
+  if (entries) return labelArray(entries.map((e) => decode(e.value)), entries.map((e) => e.key));
   if (isDatetime(value)) return value.value;
-  if (Array.isArray(value)) return value.map(decodeArgument);
+  if (Array.isArray(value)) return value.map(decode);
   if (isRecord(value)) {
-    // Child process graphs are passed as written.
+    // Child process graphs are passed as written, but for their references.
+    if (isRecord(value.process_graph)) return { ...value, process_graph: modernReferences(value.process_graph) } as Value;
     if ('process_graph' in value) return value as Value;
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decodeArgument(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decode(v)]));
   }
   return value as Value;
 }
@@ -229,7 +256,7 @@ function sequenceMismatch(actual: unknown[], expected: unknown[], delta: number)
  * Arguments holding labelled arrays (which JSON cannot write) are bound as graph parameters,
  * the way a callback receives them; all others are written into the node literally.
  */
-export function inProcessExecutor(registry: ProcessRegistry, options: { datacubes?: boolean } = {}): Executor {
+export function inProcessExecutor(registry: ProcessRegistry, options: { datacubes?: boolean; chunking?: LiteralChunking | null } = {}): Executor {
   const evaluator = new GraphEvaluator(registry);
   // No collections: the processes under test never load data.
   const catalog = new Catalog(join(tmpdir(), 'conformance-without-collections'));
@@ -250,6 +277,7 @@ export function inProcessExecutor(registry: ProcessRegistry, options: { datacube
     return { value: (await evaluator.run(graph, context, parameters)).result, builder };
   };
   executor.datacubes = options.datacubes ?? true;
+  executor.chunking = options.chunking ?? null;
   return executor;
 }
 
@@ -259,7 +287,7 @@ export async function runCase(c: ProcessCase, execute: Executor, offered: (proce
   if (missing.length > 0) return { case: c, status: 'not run: not offered', detail: `needs ${missing.join(', ')}` };
   let result: Value;
   try {
-    const args = Object.fromEntries(Object.entries(c.arguments).map(([k, v]) => [k, decodeArgument(v)]));
+    const args = Object.fromEntries(Object.entries(c.arguments).map(([k, v]) => [k, decodeArgument(v, execute.chunking ?? null)]));
     const outcome = await execute(c.process, args);
     const withBuilder = outcome !== null && typeof outcome === 'object' && 'builder' in outcome && outcome.builder instanceof DagBuilder ? (outcome as { value: Value; builder: DagBuilder }) : null;
     const value = withBuilder ? withBuilder.value : (outcome as Value);

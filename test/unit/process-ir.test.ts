@@ -156,7 +156,9 @@ async function checkReducer(process: string, args: Record<string, unknown>, colu
   const values: number[] = [];
   for (let t = 0; t < length; t++) for (const column of columns) values.push(column[t]!);
   const series = new SymbolicValue({ op: 'input', index: 0 }, ['t', 'x'], 't', LABELS);
-  const symbolic = await run(process, args, { series });
+  const result = await run(process, args, { series });
+  // Processes that return one value per request (quantiles) give a list of one here.
+  const symbolic = Array.isArray(result) && result.length === 1 ? result[0]! : result;
   const ir = isSymbolic(symbolic) ? await evaluateIR(symbolic.node, ['t', 'x'], [length, columns.length], values) : columns.map(() => asPixel(symbolic));
   const eager: number[] = [];
   for (const column of columns) eager.push(asPixel(await run(process, args, { series: column.map((v) => asPlain(v, kind)) })));
@@ -169,6 +171,33 @@ describe('reducers give the same along a dimension as on plain arrays', () => {
   it.each([[0.3], [0.5], [0], [1], [0.9]])('quantiles at %f', (p) => checkReducer('quantiles', { data: SERIES, probabilities: [p] }));
   it('quantiles as two intervals (the median)', () => checkReducer('quantiles', { data: SERIES, probabilities: 2 }));
   it('quantiles keeping no-data', () => checkReducer('quantiles', { data: SERIES, probabilities: [0.25], ignore_nodata: false }));
+  it.each([[[0.1, 0.5, 0.9], true] as const, [[0.25, 0.75], false] as const])('quantiles %j (ignore_nodata %s) give one pixel value per probability', async (probabilities, ignore) => {
+    const length = SERIES_COLUMNS[0]!.length;
+    const values: number[] = [];
+    for (let t = 0; t < length; t++) for (const column of SERIES_COLUMNS) values.push(column[t]!);
+    const series = new SymbolicValue({ op: 'input', index: 0 }, ['t', 'x'], 't', LABELS);
+    const symbolic = (await run('quantiles', { data: SERIES, probabilities: [...probabilities], ignore_nodata: ignore }, { series })) as SymbolicValue[];
+    expect(symbolic).toHaveLength(probabilities.length);
+    for (const [k] of probabilities.entries()) {
+      const ir = await evaluateIR(symbolic[k]!.node, ['t', 'x'], [length, SERIES_COLUMNS.length], values);
+      const eager: number[] = [];
+      for (const column of SERIES_COLUMNS) eager.push(asPixel(((await run('quantiles', { data: SERIES, probabilities: [...probabilities], ignore_nodata: ignore }, { series: column.map((v) => asPlain(v, 'number')) })) as Value[])[k]!));
+      expectSame(ir, eager, `quantiles ${probabilities[k]}`);
+    }
+  });
+  it.each([true, false])('extrema (ignore_nodata %s) give the minimum and the maximum', async (ignore) => {
+    const length = SERIES_COLUMNS[0]!.length;
+    const values: number[] = [];
+    for (let t = 0; t < length; t++) for (const column of SERIES_COLUMNS) values.push(column[t]!);
+    const series = new SymbolicValue({ op: 'input', index: 0 }, ['t', 'x'], 't', LABELS);
+    const [min, max] = (await run('extrema', { data: SERIES, ignore_nodata: ignore }, { series })) as SymbolicValue[];
+    for (const [k, pixel] of [min!, max!].entries()) {
+      const ir = await evaluateIR(pixel.node, ['t', 'x'], [length, SERIES_COLUMNS.length], values);
+      const eager: number[] = [];
+      for (const column of SERIES_COLUMNS) eager.push(asPixel(((await run('extrema', { data: SERIES, ignore_nodata: ignore }, { series: column.map((v) => asPlain(v, 'number')) })) as Value[])[k]!));
+      expectSame(ir, eager, `extrema[${k}]`);
+    }
+  });
   it.each([true, false])('any (ignore_nodata %s)', (ignore) => checkReducer('any', { data: SERIES, ignore_nodata: ignore }, BOOLEAN_COLUMNS, 'boolean'));
   it.each([true, false])('all (ignore_nodata %s)', (ignore) => checkReducer('all', { data: SERIES, ignore_nodata: ignore }, BOOLEAN_COLUMNS, 'boolean'));
   it('count of valid values', () => checkReducer('count', { data: SERIES }));

@@ -3,11 +3,16 @@ import { TaskError } from '../../common/errors.js';
 import type { IRNode } from '../../common/ir.js';
 import { encodeTaskArgs } from '../../common/task-args.js';
 import { maskBbox } from './bbox-mask.js';
+import { planFused } from './fused-elementwise.js';
+import { simplify } from './simplify.js';
 import { binary, mapValues, unary, where } from './elementwise.js';
 import { DimensionError, type NDArray } from './nd-array.js';
 import { readCog, readZarr } from './reads.js';
-import { combine, finalize, partial, reduce } from './reduce.js';
-import { concat, expand, rename, select, stack, take, transpose, upsample } from './structure.js';
+import { combine, finalize, partial, reduce, reduceParts } from './reduce.js';
+import { convolve } from './convolve.js';
+import { maskPolygons, zonalPartial } from './polygons.js';
+import { concat, expand, rename, select, slice, stack, take, transpose, upsample } from './structure.js';
+import { warp } from './warp.js';
 
 export interface EvaluationEnvironment {
   /** Dependency chunks, by the `input` node's index. */
@@ -40,6 +45,12 @@ export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promis
   };
   const compute = async (node: IRNode): Promise<NDArray> => {
     if (env.signal.aborted) throw new TaskError('canceled', 'canceled');
+    // Element-wise sub-programs run as one compiled loop when their inputs share a layout.
+    const fused = planFused(node);
+    if (fused) {
+      const result = fused.run(await Promise.all(fused.leaves.map(visit)));
+      if (result) return result;
+    }
     switch (node.op) {
       case 'input': {
         const chunk = env.inputs[node.index];
@@ -88,9 +99,15 @@ export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promis
       case 'take':
         return take(await visit(node.x), node.dim, node.indices);
       case 'reduce':
-        return reduce(await visit(node.x), node.dim, node.reducer, node.ignoreNodata);
-      case 'partial':
-        return partial(await visit(node.x), node.dim, node.reducer, node.ignoreNodata);
+      case 'partial': {
+        // Dates of several chunks are reduced part by part rather than joined first.
+        if (node.x.op === 'concat' && node.x.dim === node.dim) {
+          const parts = await Promise.all(node.x.parts.map(visit));
+          return reduceParts(parts, node.dim, node.reducer, node.ignoreNodata, node.op === 'reduce', (all) => concat(all, node.dim));
+        }
+        const x = await visit(node.x);
+        return node.op === 'reduce' ? reduce(x, node.dim, node.reducer, node.ignoreNodata) : partial(x, node.dim, node.reducer, node.ignoreNodata);
+      }
       case 'combine':
         return combine(await Promise.all(node.parts.map(visit)), node.reducer);
       case 'finalize':
@@ -109,10 +126,20 @@ export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promis
         return upsample(await visit(node.x), node.factor, node.offsetY, node.offsetX, node.height, node.width);
       case 'mask_bbox':
         return maskBbox(await visit(node.x), node.bbox, node.epsg, node.transform);
+      case 'slice':
+        return slice(await visit(node.x), node.dim, node.start, node.end);
+      case 'convolve':
+        return convolve(await visit(node.x), node.kernel, node.factor, node.replaceInvalid);
+      case 'mask_polygons':
+        return maskPolygons(await visit(node.x), node.polygons, node.polygonEpsg, node.epsg, node.transform, node.inside, node.replacement);
+      case 'zonal_partial':
+        return zonalPartial(await visit(node.x), node.geometries, node.polygonEpsg, node.epsg, node.transform, node.reducer, node.ignoreNodata);
+      case 'warp':
+        return warp(await visit(node.x), node.source, node.target, node.method);
     }
   };
   try {
-    return await visit(root);
+    return await visit(simplify(root));
   } catch (error) {
     if (error instanceof DimensionError) throw new TaskError('user', error.message, { cause: error, openeoCode: 'ProcessParameterInvalid' });
     throw error;

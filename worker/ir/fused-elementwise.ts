@@ -109,6 +109,9 @@ function makePlan(root: IRNode): FusedPlan | null {
         if (layout === null) layout = v;
         else if (layout.dims.length !== v.dims.length || layout.dims.some((d, i) => d !== v.dims[i] || layout!.shape[i] !== v.shape[i])) return null;
       }
+      // A single value broadcasts only over dimensions the layout has: one with a dimension of
+      // its own (size 1) adds that dimension to the result, which the interpreter does.
+      if (values.some((v) => v !== layout && v.dims.some((d) => !layout || !layout.dims.includes(d)))) return null;
       const scalarMask = values.map((v) => v !== layout && v.data.length === 1);
       const signature = `${scalarMask.map((s) => (s ? 's' : 'a')).join('')}|${shape}`;
       let loop = cache.get(signature);

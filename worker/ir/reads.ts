@@ -14,7 +14,30 @@ export function resolveDataPath(dataDir: string, path: string): string {
   return join(dataDir, path);
 }
 
+/**
+ * Unsigned integer samples (most optical bands) converted in loops of their own: a loop over one
+ * array type stays monomorphic, and integers need no NaN test.
+ */
+function unsignedToFloat(raw: Uint16Array | Uint8Array, nodata: number | null, scale: number, offset: number): Float32Array {
+  const out = new Float32Array(raw.length);
+  // An unsigned sample never equals -1: no test fails when there is no no-data value.
+  const missing = nodata === null || Number.isNaN(nodata) ? -1 : nodata;
+  if (raw instanceof Uint16Array) {
+    for (let i = 0; i < raw.length; i++) {
+      const v = raw[i]!;
+      out[i] = v === missing ? NaN : v * scale + offset;
+    }
+  } else {
+    for (let i = 0; i < raw.length; i++) {
+      const v = raw[i]!;
+      out[i] = v === missing ? NaN : v * scale + offset;
+    }
+  }
+  return out;
+}
+
 function toFloat(raw: TypedArray, nodata: number | null, scale: number, offset: number, validRange: [number, number] | null = null): Float32Array {
+  if (validRange === null && (raw instanceof Uint16Array || raw instanceof Uint8Array)) return unsignedToFloat(raw, nodata, scale, offset);
   const out = new Float32Array(raw.length);
   const identity = scale === 1 && offset === 0;
   const hasNodata = nodata !== null && !Number.isNaN(nodata);

@@ -100,6 +100,87 @@ export function reduce(x: NDArray, dim: string, reducer: Reducer, ignoreNodata: 
   return { dims: layout.dims, shape: layout.shape, data: out };
 }
 
+/**
+ * Reduction of parts that are consecutive along `dim` (dates of several chunks), without joining
+ * them into one array first: the common reducers accumulate part by part into one state.
+ * `final` gives the reduced value, otherwise the partial state (as `partial` does).
+ */
+export function reduceParts(parts: NDArray[], dim: string, reducer: Reducer, ignoreNodata: boolean, final: boolean, join: (parts: NDArray[]) => NDArray): NDArray {
+  const first = parts[0]!;
+  const layout = layoutAlong(first, dim);
+  const size = STATE_SIZE[reducer];
+  if (!ignoreNodata || size === undefined || !['max', 'min', 'sum', 'mean'].includes(reducer) || parts.some((p) => layoutAlong(p, dim).inner !== layout.inner || layoutAlong(p, dim).outer !== layout.outer)) {
+    const joined = join(parts);
+    return final ? reduce(joined, dim, reducer, ignoreNodata) : partial(joined, dim, reducer, ignoreNodata);
+  }
+  const n = layout.outer * layout.inner;
+  if (final && parts.every((p) => p.data instanceof Float32Array)) {
+    const data = finalFloat32(parts.map((p) => ({ data: p.data as Float32Array, length: layoutAlong(p, dim).length })), reducer as 'max' | 'min' | 'sum' | 'mean', layout.outer, layout.inner);
+    return { dims: layout.dims, shape: layout.shape, data };
+  }
+  const state = new Float64Array(size * n);
+  for (const part of parts) skippingLoop(part.data, state, reducer, layout.outer, layoutAlong(part, dim).length, layout.inner);
+  if (!final) return { dims: ['stat', ...layout.dims], shape: [size, ...layout.shape], data: state };
+  const values = finalizeState(state, reducer, n);
+  const out = first.data instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = values[i]!;
+  return { dims: layout.dims, shape: layout.shape, data: out };
+}
+
+/**
+ * Final max, min, sum or mean of float32 parts, skipping no data: what composites over time
+ * compute. Max and min keep no count (NaN until a value arrives); sums add in float64.
+ */
+function finalFloat32(parts: { data: Float32Array; length: number }[], reducer: 'max' | 'min' | 'sum' | 'mean', outer: number, inner: number): Float32Array {
+  const n = outer * inner;
+  const out = new Float32Array(n);
+  if (reducer === 'max' || reducer === 'min') {
+    out.fill(NaN);
+    for (const { data, length } of parts) {
+      for (let o = 0; o < outer; o++) {
+        for (let k = 0; k < length; k++) {
+          const base = (o * length + k) * inner;
+          const at = o * inner;
+          if (reducer === 'max') {
+            for (let i = 0; i < inner; i++) {
+              const v = data[base + i]!;
+              const current = out[at + i]!;
+              if (v > current || (current !== current && v === v)) out[at + i] = v;
+            }
+          } else {
+            for (let i = 0; i < inner; i++) {
+              const v = data[base + i]!;
+              const current = out[at + i]!;
+              if (v < current || (current !== current && v === v)) out[at + i] = v;
+            }
+          }
+        }
+      }
+    }
+    return out;
+  }
+  const sum = new Float64Array(n);
+  const count = new Uint32Array(n);
+  for (const { data, length } of parts) {
+    for (let o = 0; o < outer; o++) {
+      for (let k = 0; k < length; k++) {
+        const base = (o * length + k) * inner;
+        const at = o * inner;
+        for (let i = 0; i < inner; i++) {
+          const v = data[base + i]!;
+          if (v === v) {
+            sum[at + i] = sum[at + i]! + v;
+            count[at + i] = count[at + i]! + 1;
+          }
+        }
+      }
+    }
+  }
+  const mean = reducer === 'mean';
+  for (let j = 0; j < n; j++) out[j] = count[j] === 0 ? NaN : mean ? sum[j]! / count[j]! : sum[j]!;
+  return out;
+}
+
 export function partial(x: NDArray, dim: string, reducer: Reducer, ignoreNodata: boolean): NDArray {
   const layout = layoutAlong(x, dim);
   const size = STATE_SIZE[reducer];
@@ -201,6 +282,7 @@ function partialState(x: NDArray, layout: Layout, reducer: Reducer, ignoreNodata
   const size = STATE_SIZE[reducer] ?? 2;
   const state = new Float64Array(size * n);
   const src = x.data;
+  if (ignoreNodata && skippingLoop(src, state, reducer, outer, length, inner)) return state;
   const poison = new Uint8Array(ignoreNodata ? 0 : n);
   for (let o = 0; o < outer; o++) {
     const outBase = o * inner;
@@ -222,6 +304,52 @@ function partialState(x: NDArray, layout: Layout, reducer: Reducer, ignoreNodata
   }
   for (let j = 0; j < poison.length; j++) if (poison[j]) markPoisoned(state, reducer, n, j);
   return state;
+}
+
+/**
+ * The common reducers skipping no-data, each with its own tight loop (no per-value dispatch):
+ * composites over time spend most of their reduction time here. False for other reducers.
+ */
+function skippingLoop(src: Float32Array | Float64Array, state: Float64Array, reducer: Reducer, outer: number, length: number, inner: number): boolean {
+  const n = outer * inner;
+  switch (reducer) {
+    case 'max':
+    case 'min': {
+      const max = reducer === 'max';
+      for (let o = 0; o < outer; o++) {
+        for (let k = 0; k < length; k++) {
+          const base = (o * length + k) * inner;
+          const out = o * inner;
+          for (let i = 0; i < inner; i++) {
+            const v = src[base + i]!;
+            if (v !== v) continue;
+            const j = out + i;
+            const count = state[n + j]!;
+            if (count === 0 || (max ? v > state[j]! : v < state[j]!)) state[j] = v;
+            state[n + j] = count + 1;
+          }
+        }
+      }
+      return true;
+    }
+    case 'sum':
+    case 'mean':
+      for (let o = 0; o < outer; o++) {
+        for (let k = 0; k < length; k++) {
+          const base = (o * length + k) * inner;
+          const out = o * inner;
+          for (let i = 0; i < inner; i++) {
+            const v = src[base + i]!;
+            if (v !== v) continue;
+            state[out + i] = state[out + i]! + v;
+            state[n + out + i] = state[n + out + i]! + 1;
+          }
+        }
+      }
+      return true;
+    default:
+      return false;
+  }
 }
 
 function markPoisoned(state: Float64Array, reducer: Reducer, n: number, j: number): void {

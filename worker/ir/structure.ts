@@ -8,11 +8,14 @@ function axisOf(x: NDArray, dim: string): number {
   return axis;
 }
 
-/** Keeps the given indices of `dim` (in that order). */
+/** Index of `take` that stands for a label the input lacks: its values are no data. */
+export const MISSING_INDEX = -1;
+
+/** Keeps the given indices of `dim` (in that order); MISSING_INDEX gives a slab of NaN. */
 export function take(x: NDArray, dim: string, indices: number[]): NDArray {
   const axis = axisOf(x, dim);
   const length = x.shape[axis]!;
-  for (const i of indices) if (i < 0 || i >= length) throw new DimensionError(`index ${i} is outside dimension ${dim} of size ${length}`);
+  for (const i of indices) if (i !== MISSING_INDEX && (i < 0 || i >= length)) throw new DimensionError(`index ${i} is outside dimension ${dim} of size ${length}`);
   let outer = 1;
   for (let d = 0; d < axis; d++) outer *= x.shape[d]!;
   const inner = sizeOf(x.shape.slice(axis + 1));
@@ -22,18 +25,42 @@ export function take(x: NDArray, dim: string, indices: number[]): NDArray {
   let o = 0;
   for (let a = 0; a < outer; a++) {
     for (const k of indices) {
-      const start = (a * length + k) * inner;
-      out.set(x.data.subarray(start, start + inner), o);
+      if (k === MISSING_INDEX) out.fill(NaN, o, o + inner);
+      else {
+        const start = (a * length + k) * inner;
+        out.set(x.data.subarray(start, start + inner), o);
+      }
       o += inner;
     }
   }
   return { dims: x.dims, shape, data: out };
 }
 
-/** Picks one index of `dim` and drops the dimension. */
+/** Keeps indices [start, end) of `dim`. */
+export function slice(x: NDArray, dim: string, start: number, end: number): NDArray {
+  const axis = axisOf(x, dim);
+  const length = x.shape[axis]!;
+  if (start < 0 || end > length || end < start) throw new DimensionError(`window [${start}, ${end}) is outside dimension ${dim} of size ${length}`);
+  if (start === 0 && end === length) return x;
+  let outer = 1;
+  for (let d = 0; d < axis; d++) outer *= x.shape[d]!;
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  const shape = x.shape.slice();
+  shape[axis] = end - start;
+  const out = x.data instanceof Float64Array ? new Float64Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
+  const run = (end - start) * inner;
+  for (let a = 0; a < outer; a++) out.set(x.data.subarray((a * length + start) * inner, (a * length + start) * inner + run), a * run);
+  return { dims: x.dims, shape, data: out };
+}
+
+/** Picks one index of `dim` and drops the dimension; a view (no copy) when the values are contiguous. */
 export function select(x: NDArray, dim: string, index: number): NDArray {
-  const taken = take(x, dim, [index]);
   const axis = x.dims.indexOf(dim);
+  if (axis >= 0 && index >= 0 && index < x.shape[axis]! && x.shape.slice(0, axis).every((s) => s === 1)) {
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    return { dims: x.dims.filter((_, i) => i !== axis), shape: x.shape.filter((_, i) => i !== axis), data: x.data.subarray(index * inner, (index + 1) * inner) };
+  }
+  const taken = take(x, dim, [index]);
   return { dims: taken.dims.filter((_, i) => i !== axis), shape: taken.shape.filter((_, i) => i !== axis), data: taken.data };
 }
 
@@ -85,6 +112,9 @@ export function transpose(x: NDArray, order: string[]): NDArray {
   const dims = order.filter((d) => x.dims.includes(d));
   for (const d of x.dims) if (!dims.includes(d)) dims.push(d);
   if (dims.every((d, i) => d === x.dims[i])) return x;
+  // Moving dimensions of size 1 does not move any value: relabel without copying.
+  const sized = (list: string[]): string[] => list.filter((d) => x.shape[x.dims.indexOf(d)]! > 1);
+  if (sized(dims).join('\0') === sized(x.dims).join('\0')) return { dims, shape: dims.map((d) => x.shape[x.dims.indexOf(d)]!), data: x.data };
   const perm = dims.map((d) => x.dims.indexOf(d));
   const shape = perm.map((p) => x.shape[p]!);
   const srcStrides = stridesOf(x.shape);
