@@ -7,8 +7,8 @@ import { type CompiledTask, DagBuilder } from './dag-builder.js';
 import { GraphEvaluator } from './evaluate.js';
 import { translateLegacyGraph } from './legacy-graphs.js';
 import type { ProcessGraph } from './process-graph.js';
-import { lowerGtiff } from './save.js';
-import { isCube, type Value } from './values.js';
+import { lowerGtiff, lowerJsonVector } from './save.js';
+import { isCube, isVectorCube, type Value } from './values.js';
 
 export interface CompiledJob {
   tasks: CompiledTask[];
@@ -49,6 +49,10 @@ export async function compileProcess(process: unknown, options: CompileOptions):
   const { result } = await evaluator.run(graph, { catalog: options.catalog, builder, target: options.target, fuse: options.fuse ?? true, warnings, outputs: saved });
   if (saved.length === 0 && options.allowPlainResult && isPlainJson(result)) {
     return { tasks: [], outputs: [], saved, warnings, tasksByOp: {}, plainResult: result };
+  }
+  if (saved.length === 0 && isVectorCube(result)) {
+    warnings.push('the process graph has no save_result; the zonal statistics are saved as JSON');
+    saved.push({ format: 'JSON', taskKeys: lowerJsonVector(result.cube, builder, options.target.outputDir), grid: null, timeRange: null });
   }
   if (saved.length === 0) {
     if (!isCube(result)) throw new OpenEOError('ProcessGraphInvalid', 'the process graph saves nothing: end it with save_result');

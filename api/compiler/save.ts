@@ -3,6 +3,7 @@ import { OpenEOError } from '../../common/errors.js';
 import { type ChunkCoord, type LazyCube, nonSpatialDims, temporalDim, tileCount, tileRange, timeBlockCount, timeBlockRange } from './cube.js';
 import { materialize } from './cube-ops.js';
 import type { DagBuilder } from './dag-builder.js';
+import type { VectorCube } from './vector-cube.js';
 
 /**
  * Lowering of save_result: the tasks that write each output format. Tiled formats (GeoTIFF,
@@ -358,6 +359,22 @@ export function lowerJsonCube(cube: LazyCube, builder: DagBuilder, outputDir: st
  */
 export function lowerJsonValue(value: unknown, builder: DagBuilder, outputDir: string): string[] {
   const sink = builder.add('save.json', { path: join(outputDir, 'result.json'), value }, [], 1024);
+  builder.markOutput(sink);
+  return [sink];
+}
+
+/** Bytes of JSON text per zonal value at most (a number, its label and nesting). */
+const JSON_BYTES_PER_VECTOR_VALUE = 48;
+
+/**
+ * JSON output of zonal statistics (a vector cube): the task computing all values, when its
+ * program is not already one, and the writer of the nested document.
+ */
+export function lowerJsonVector(cube: VectorCube, builder: DagBuilder, outputDir: string): string[] {
+  const values = cube.dims.reduce((n, d) => n * d.labels.length, 1);
+  const { node, inputs } = cube.program;
+  const valuesKey = node.op === 'input' && node.index === 0 && inputs.length === 1 ? inputs[0]! : builder.add('cube.eval', { program: node, geo: null, labels: null }, inputs, values * 8);
+  const sink = builder.add('save.json', { path: join(outputDir, 'result.json'), vector: { statistic: cube.statistic, dims: cube.dims, geometries: cube.geometries } }, [valuesKey], values * JSON_BYTES_PER_VECTOR_VALUE);
   builder.markOutput(sink);
   return [sink];
 }

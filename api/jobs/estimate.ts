@@ -66,6 +66,11 @@ export function sinkBytes(task: CompiledTask): number {
       return pixels(args.grid as Grid) * 4 + FILE_OVERHEAD_BYTES;
     case 'save.json': {
       if ('value' in args) return Buffer.byteLength(JSON.stringify(args.value ?? null));
+      if ('vector' in args) {
+        const vector = args.vector as { dims: { labels: unknown[] }[]; geometries: unknown[] };
+        const values = vector.dims.reduce((n, d) => n * d.labels.length, 1);
+        return values * JSON_CHARS_PER_VALUE + Buffer.byteLength(JSON.stringify(vector.geometries)) + FILE_OVERHEAD_BYTES;
+      }
       const planes = (args.dims as { labels: unknown[] }[]).reduce((n, d) => n * d.labels.length, 1);
       return pixels(args.grid as Grid) * planes * JSON_CHARS_PER_VALUE + FILE_OVERHEAD_BYTES;
     }

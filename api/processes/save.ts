@@ -1,7 +1,7 @@
 import { OpenEOError } from '../../common/errors.js';
 import { temporalDim } from '../compiler/cube.js';
-import { DEFAULT_QUICKLOOK_SIZE, DEFAULT_ZARR_CHUNK_SIZE, lowerGtiff, lowerJsonCube, lowerJsonValue, lowerNetcdf, lowerPng, lowerZarr, MAX_JSON_VALUES } from '../compiler/save.js';
-import { describeValue, isCallbackValue, isCube, isSymbolic, type Value } from '../compiler/values.js';
+import { DEFAULT_QUICKLOOK_SIZE, DEFAULT_ZARR_CHUNK_SIZE, lowerGtiff, lowerJsonCube, lowerJsonValue, lowerJsonVector, lowerNetcdf, lowerPng, lowerZarr, MAX_JSON_VALUES } from '../compiler/save.js';
+import { describeValue, isCallbackValue, isCube, isSymbolic, isVectorCube, type Value } from '../compiler/values.js';
 import { invalid, objectArg, stringArg } from './arguments.js';
 import { definition, param } from './scalar.js';
 import type { ProcessImplementation, SavedOutput } from './types.js';
@@ -115,7 +115,7 @@ function formatOptions(format: OutputFormat, given: Record<string, Value>): Reco
 
 /** A value JSON can hold as it is (no cube, no pixel array, no process). */
 function isPlainValue(value: Value): boolean {
-  if (isCube(value) || isSymbolic(value) || isCallbackValue(value)) return false;
+  if (isCube(value) || isVectorCube(value) || isSymbolic(value) || isCallbackValue(value)) return false;
   if (Array.isArray(value)) return value.every(isPlainValue);
   if (value !== null && typeof value === 'object') return Object.values(value).every(isPlainValue);
   return true;
@@ -141,6 +141,11 @@ export const SAVE_PROCESSES: ProcessImplementation[] = [
       const options = formatOptions(format, objectArg('save_result', args, 'options') ?? {});
       const { builder } = context;
       const outputDir = context.target.outputDir;
+      if (isVectorCube(data)) {
+        if (format !== 'JSON') throw invalid('save_result', 'data', `is zonal statistics (a vector cube: one value per geometry), which save as JSON, not ${format}`);
+        context.outputs.push({ format, taskKeys: lowerJsonVector(data.cube, builder, outputDir), grid: null, timeRange: null });
+        return true;
+      }
       if (!isCube(data)) {
         // Only JSON holds a value that is not a cube: a number or array computed from literals.
         if (format !== 'JSON' || !isPlainValue(data)) throw invalid('save_result', 'data', `must be a data cube${format === 'JSON' ? ' or a plain value' : ' (only JSON saves plain values)'}, got ${describeValue(data)}`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schedulerClient } from '../../common/grpc.js';
 import { ensureSampleData } from '../../ingest/sample-data.js';
-import { type Raster, readGeoTiff, referenceNdvi } from '../helpers/independent.js';
+import { type Raster, readGeoTiff, referenceNdvi, referenceSstMean } from '../helpers/independent.js';
 import { exampleProcess, login, request } from '../helpers/job-api.js';
 import { freePort, type RoleProcess, startRole, tempDir } from '../helpers/processes.js';
 
@@ -131,6 +131,34 @@ describe('POST /result on the embedded default', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await response.json()).toEqual([42, 1.5, 'x']);
+  });
+
+  it('answers zonal statistics (aggregate_spatial) as JSON; the means match an independent computation', async () => {
+    const box = { west: -40, south: 10, east: -20, north: 30 };
+    const ring = [[box.west, box.south], [box.east, box.south], [box.east, box.north], [box.west, box.north], [box.west, box.south]];
+    const days = ['2012-01-01', '2012-01-02', '2012-01-03', '2012-01-04'];
+    const graph = {
+      load: { process_id: 'load_collection', arguments: { id: 'OISST', spatial_extent: { west: -50, south: 0, east: -10, north: 40 }, temporal_extent: [days[0], days[3]], bands: ['sst'] } },
+      zonal: { process_id: 'aggregate_spatial', arguments: { data: { from_node: 'load' }, geometries: { type: 'Polygon', coordinates: [ring] }, reducer: { process_graph: { m: { process_id: 'mean', arguments: { data: { from_parameter: 'data' } }, result: true } } } } },
+      save: { process_id: 'save_result', arguments: { data: { from_node: 'zonal' }, format: 'JSON' }, result: true },
+    };
+    const response = await post(url, auth, { process: { process_graph: graph } });
+    expect(response.status, await response.clone().text()).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    const document = (await response.json()) as { statistic: string; dimensions: { name: string; labels: string[] }[]; geometries: unknown[]; values: Record<string, Record<string, Record<string, number | null>>> };
+    expect(document.statistic).toBe('mean');
+    expect(document.dimensions.map((d) => d.name)).toEqual(['geometry', 't', 'bands']);
+    expect(document.geometries).toEqual([{ type: 'Polygon', coordinates: [ring] }]);
+    const dates = document.dimensions[1]!.labels;
+    expect(dates).toHaveLength(3);
+    for (let d = 0; d < 3; d++) {
+      expect(dates[d]!.startsWith(days[d]!)).toBe(true);
+      const cells = (await referenceSstMean(dataDir, box, days[d]!, days[d + 1]!)).values.filter((v) => !Number.isNaN(v));
+      expect(cells.length).toBeGreaterThan(1000);
+      const expected = cells.reduce((a, b) => a + b, 0) / cells.length;
+      const actual = document.values['0']![dates[d]!]!['sst']!;
+      expect(Math.abs(actual - expected)).toBeLessThan(1e-4 * Math.abs(expected));
+    }
   });
 
   it('refuses a request over the size limit before running it, pointing to batch jobs', async () => {

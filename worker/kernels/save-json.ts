@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { TaskError } from '../../common/errors.js';
 import type { GeoTransform } from '../../common/raster.js';
+import { type VectorDimension, vectorValuesDocument } from '../../common/vector-values.js';
 import { resolveDataPath } from '../ir/reads.js';
 import { wktForEpsg } from '../io/crs-wkt.js';
 import { cubeDocument, type JsonCoordinate, writeJsonFile } from '../io/json-writer.js';
@@ -22,6 +23,12 @@ export interface SaveJsonCubeArgs {
   parts: ChunkPlacement[];
 }
 
+export interface SaveJsonVectorArgs {
+  path: string;
+  /** Zonal statistics: the input holds the values, row-major over `dims`. */
+  vector: { statistic: string; dims: VectorDimension[]; geometries: unknown[] };
+}
+
 export interface SaveJsonValueArgs {
   path: string;
   /** A value known when the graph was compiled (a number, an array, an object). */
@@ -34,11 +41,18 @@ export interface SaveJsonValueArgs {
  */
 export const saveJson: KernelDefinition = {
   placement: 'thread',
-  async run(args: SaveJsonCubeArgs | SaveJsonValueArgs, inputs, context) {
+  async run(args: SaveJsonCubeArgs | SaveJsonVectorArgs | SaveJsonValueArgs, inputs, context) {
     const path = resolveDataPath(context.dataDir, args.path);
     await mkdir(dirname(path), { recursive: true });
     if ('value' in args) {
       const { bytes } = await writeJsonFile(path, args.value);
+      return fileReport({ name: basename(path), path: args.path, bytes, type: JSON_MEDIA_TYPE });
+    }
+    if ('vector' in args) {
+      const [values] = arrayInputs(inputs);
+      const expected = args.vector.dims.reduce((n, d) => n * d.labels.length, 1);
+      if (!values || values.data.length !== expected) throw new TaskError('internal', `zonal statistics have ${values?.data.length ?? 0} values, their dimensions ${expected}`);
+      const { bytes } = await writeJsonFile(path, vectorValuesDocument(args.vector, values.data));
       return fileReport({ name: basename(path), path: args.path, bytes, type: JSON_MEDIA_TYPE });
     }
     const { grid, dims } = args;
