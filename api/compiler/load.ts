@@ -80,7 +80,7 @@ export function loadCogItems(record: CollectionRecord, source: CogItemsSource, r
   });
   if (items.length === 0) throw emptySelection(record, 'matches the requested extent, time range and cloud cover');
 
-  // One UTM zone per cube: the zone most items are in.
+  // The cube's grid is in the UTM zone most items are in; items of other zones are reprojected onto it.
   const zoneCounts = new Map<number, number>();
   for (const item of items) zoneCounts.set(item.epsg, (zoneCounts.get(item.epsg) ?? 0) + 1);
   const epsg = [...zoneCounts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
@@ -93,13 +93,12 @@ export function loadCogItems(record: CollectionRecord, source: CogItemsSource, r
   let minY = Infinity;
   let maxX = -Infinity;
   let maxY = -Infinity;
-  for (const item of inZone) {
-    const asset = item.assets[bands[0]!]!;
-    const [x0, pdx, , y0, , pdy] = asset.transform;
+  for (const item of items) {
+    const [x0, y0, x1, y1] = transformBounds(assetBounds(item.assets[bands[0]!]!), item.epsg, epsg);
     minX = Math.min(minX, x0);
-    maxX = Math.max(maxX, x0 + asset.shape[1] * pdx);
-    maxY = Math.max(maxY, y0);
-    minY = Math.min(minY, y0 + asset.shape[0] * pdy);
+    maxX = Math.max(maxX, x1);
+    minY = Math.min(minY, y0);
+    maxY = Math.max(maxY, y1);
   }
   let [c0, c1] = centresWithin(minX, maxX, ax0, dx);
   let [r0, r1] = centresWithin(maxY, minY, ay0, dy);
@@ -125,9 +124,11 @@ export function loadCogItems(record: CollectionRecord, source: CogItemsSource, r
     timeOffset: 0,
   };
 
-  // One time label per acquisition date; items of one date (neighbouring tiles) are mosaicked.
+  // One time label per acquisition date; items of one date (neighbouring tiles) are mosaicked,
+  // those in the cube's zone first: where tiles overlap, pixels that need no reprojection win.
   const byDate = new Map<string, CogItem[]>();
-  for (const item of [...inZone].sort((a, b) => a.datetime.localeCompare(b.datetime) || a.id.localeCompare(b.id))) {
+  const mosaicOrder = (a: CogItem, b: CogItem): number => a.datetime.localeCompare(b.datetime) || Number(a.epsg !== epsg) - Number(b.epsg !== epsg) || a.id.localeCompare(b.id);
+  for (const item of [...items].sort(mosaicOrder)) {
     const date = item.datetime.slice(0, 10);
     const list = byDate.get(date) ?? [];
     list.push(item);
@@ -164,7 +165,7 @@ export function loadCogItems(record: CollectionRecord, source: CogItemsSource, r
       const tileTransform = subTransform(grid, cols.start, rows.start);
       const bandNodes = bands.map((band) => {
         const reads = dateItems
-          .map((item) => readAsset(item.assets[band]!, tileTransform, width, height))
+          .map((item) => (item.epsg === epsg ? readAsset(item.assets[band]!, tileTransform, width, height) : readAssetReprojected(item.assets[band]!, item.epsg, { epsg, transform: tileTransform, width, height })))
           .filter((node): node is IRNode => node !== null);
         if (reads.length === 0) return { op: 'full', value: NaN, dims: ['y', 'x'], shape: [height, width] } as IRNode;
         return reads.reduce((acc, next) => ({ op: 'binary', fn: 'coalesce', a: acc, b: next }) as IRNode);
@@ -218,6 +219,56 @@ function readAsset(asset: CogAsset, tile: GeoTransform, width: number, height: n
   };
   if (factor === 1) return read;
   return { op: 'upsample', factor, offsetX: shiftX - x * factor, offsetY: shiftY - y * factor, height, width, x: read };
+}
+
+/** [west, south, east, north] of an asset in its own CRS. */
+function assetBounds(asset: CogAsset): [number, number, number, number] {
+  const [x0, dx, , y0, , dy] = asset.transform;
+  const x1 = x0 + asset.shape[1] * dx;
+  const y1 = y0 + asset.shape[0] * dy;
+  return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
+}
+
+/** Source pixels read around a reprojected tile's footprint, so every target pixel centre has its nearest source pixel. */
+export const REPROJECTION_MARGIN_PX = 2;
+
+/**
+ * The program reading the part of an asset in another CRS (a neighbouring UTM zone) under a
+ * tile of the cube grid, reprojected onto it by nearest neighbour, as loading resamples by
+ * default (categorical bands such as SCL keep their classes). Null when it does not reach the tile.
+ */
+function readAssetReprojected(asset: CogAsset, assetEpsg: number, tile: { epsg: number; transform: GeoTransform; width: number; height: number }): IRNode | null {
+  const [tx0, tdx, , ty0, , tdy] = tile.transform;
+  const footprint: [number, number, number, number] = [
+    Math.min(tx0, tx0 + tile.width * tdx),
+    Math.min(ty0, ty0 + tile.height * tdy),
+    Math.max(tx0, tx0 + tile.width * tdx),
+    Math.max(ty0, ty0 + tile.height * tdy),
+  ];
+  const [w, s, e, n] = transformBounds(footprint, tile.epsg, assetEpsg);
+  const [ax0, adx, , ay0, , ady] = asset.transform;
+  const x = Math.max(0, Math.floor((w - ax0) / adx) - REPROJECTION_MARGIN_PX);
+  const xEnd = Math.min(asset.shape[1], Math.ceil((e - ax0) / adx) + REPROJECTION_MARGIN_PX);
+  const y = Math.max(0, Math.floor((n - ay0) / ady) - REPROJECTION_MARGIN_PX);
+  const yEnd = Math.min(asset.shape[0], Math.ceil((s - ay0) / ady) + REPROJECTION_MARGIN_PX);
+  if (xEnd <= x || yEnd <= y) return null;
+  const read: ReadCogNode = {
+    op: 'read_cog',
+    href: asset.href,
+    level: 0,
+    window: { x, y, width: xEnd - x, height: yEnd - y },
+    band: 0,
+    scale: asset.scale,
+    offset: asset.offset,
+    nodata: asset.nodata,
+  };
+  return {
+    op: 'warp',
+    source: { epsg: assetEpsg, transform: [ax0 + x * adx, adx, 0, ay0 + y * ady, 0, ady] },
+    target: { epsg: tile.epsg, transform: [...tile.transform] as GeoTransform, width: tile.width, height: tile.height },
+    method: 'near',
+    x: read,
+  };
 }
 
 // ---------------------------------------------------------------- Zarr cube (OISST)

@@ -6,7 +6,9 @@ import { ensureSampleData, SAMPLE_S2_FOLDER, SAMPLES_DIR } from '../../ingest/sa
 import { closeAllRasters } from '../../worker/io/cog-reader.js';
 import { startFakeProviders, type FakeProviders, type StacLayout } from '../helpers/fake-providers.js';
 import { expectedValues } from '../helpers/fixture-catalog.js';
-import { checkNdviAgainstExpected, messageLines, runIngestCli } from '../helpers/ingest-checks.js';
+import { checkNdviAgainstExpected, geotiffStats, messageLines, ndviProcess, runInProcess, runIngestCli } from '../helpers/ingest-checks.js';
+import { readGeoTiff } from '../helpers/independent.js';
+import { transformBounds, transformer } from '../../common/crs.js';
 import { tempDir } from '../helpers/processes.js';
 import { describeWithShared, sharedPath } from '../helpers/shared.js';
 
@@ -39,18 +41,87 @@ function catalogSnapshot(dataDir: string): Record<string, string> {
   return out;
 }
 
-/** A copy of a fixture item moved to UTM zone 31N, as a neighbouring tile would be. */
+/** Shift of the zone-31 copy from the fixture scene (m, east and north): it overlaps about a quarter of it. */
+const ZONE31_SHIFT: [number, number] = [5000, -3000];
+/** Cloud cover of the zone-31 copy: above the --max-cloud of the expected.json checks, which compare the fixture scenes alone. */
+const ZONE31_CLOUD_COVER = 50;
+
+/**
+ * A copy of the fixture scene of 2020-05-01 as a neighbouring tile in UTM zone 31N would be: the
+ * same pixels, on a zone-31 grid whose origin lies ZONE31_SHIFT from the scene's, so the two
+ * overlap and the copy reaches beyond. Its bbox is its real footprint.
+ */
 function itemInZone31(layout: StacLayout): Record<string, unknown> {
   const items = JSON.parse(readFileSync(sharedPath('fixtures', 's2', layout, 'items.json'), 'utf8')) as { features: Record<string, any>[] };
   const item = structuredClone(items.features[0]!);
+  const [x0, y0] = zone31Origin();
   item.id = `${item.id}_ZONE31`;
   item.properties['proj:epsg'] = 32631;
+  item.properties['eo:cloud_cover'] = ZONE31_CLOUD_COVER;
   for (const asset of Object.values(item.assets) as Record<string, any>[]) {
     if (asset['proj:epsg']) asset['proj:epsg'] = 32631;
-    if (asset['proj:transform']) asset['proj:transform'] = [asset['proj:transform'][0], 0, 699960, 0, asset['proj:transform'][4], 5300040];
+    if (asset['proj:transform']) asset['proj:transform'] = [asset['proj:transform'][0], 0, x0, 0, asset['proj:transform'][4], y0];
   }
-  item.bbox = [7.63, 47.74, 7.78, 47.84];
+  item.bbox = transformBounds([x0, y0 - 1098 * 10, x0 + 1098 * 10, y0], 32631, 4326);
   return item;
+}
+
+/** The zone-31 copy's origin: the fixture scene's origin (zone 32) moved by ZONE31_SHIFT, in zone 31, on whole metres. */
+function zone31Origin(): [number, number] {
+  const [x, y] = transformer(32632, 32631).forward([399960 + ZONE31_SHIFT[0], 5300040 + ZONE31_SHIFT[1]]) as [number, number];
+  return [Math.round(x), Math.round(y)];
+}
+
+interface SceneRaster {
+  epsg: number;
+  transform: number[];
+  width: number;
+  height: number;
+  values: Float64Array;
+}
+
+/** A band of the fixture scene of 2020-05-01, placed at the origin it has in `epsg`. */
+async function sceneBand(file: string, epsg: number, origin: [number, number]): Promise<SceneRaster> {
+  const raster = await readGeoTiff(sharedPath('fixtures', 's2', 'cogs', 'S2A_T32TMT_20200501', file));
+  const [dx, dy] = raster.resolution as [number, number];
+  return { epsg, transform: [origin[0], dx, 0, origin[1], 0, dy], width: raster.width, height: raster.height, values: raster.values };
+}
+
+/**
+ * The NDVI the example graph gives on one date where scenes of two zones overlap, computed
+ * without the project's compiler or kernels: at each pixel centre of the result grid each band
+ * takes the nearest sample of the first scene (in mosaic order) that holds data there; clouds,
+ * shadows and missing classes are masked as the graph does.
+ */
+function referenceMosaicNdvi(scenes: { B04: SceneRaster; B08: SceneRaster; SCL: SceneRaster }[], grid: { epsg: number; transform: number[]; width: number; height: number }): Float64Array {
+  const out = new Float64Array(grid.width * grid.height);
+  const [gx0, gdx, , gy0, , gdy] = grid.transform as [number, number, number, number, number, number];
+  const sample = (band: SceneRaster, x: number, y: number): number => {
+    const [px, py] = band.epsg === grid.epsg ? [x, y] : (transformer(grid.epsg, band.epsg).forward([x, y]) as [number, number]);
+    const col = Math.floor((px - band.transform[0]!) / band.transform[1]!);
+    const row = Math.floor((py - band.transform[3]!) / band.transform[5]!);
+    if (col < 0 || row < 0 || col >= band.width || row >= band.height) return NaN;
+    const v = band.values[row * band.width + col]!;
+    return v === 0 ? NaN : v; // 0 is every band's no-data value
+  };
+  const first = (band: 'B04' | 'B08' | 'SCL', x: number, y: number): number => {
+    for (const scene of scenes) {
+      const v = sample(scene[band], x, y);
+      if (!Number.isNaN(v)) return v;
+    }
+    return NaN;
+  };
+  for (let r = 0; r < grid.height; r++) {
+    for (let c = 0; c < grid.width; c++) {
+      const x = gx0 + (c + 0.5) * gdx;
+      const y = gy0 + (r + 0.5) * gdy;
+      const scl = first('SCL', x, y);
+      const red = first('B04', x, y) * 0.0001;
+      const nir = first('B08', x, y) * 0.0001;
+      out[r * grid.width + c] = Number.isNaN(scl) || [3, 8, 9, 10].includes(scl) ? NaN : (nir - red) / (nir + red);
+    }
+  }
+  return out;
 }
 
 describeWithShared('ingest sentinel2: STAC APIs of both layouts into SENTINEL2_L2A', () => {
@@ -140,6 +211,44 @@ describeWithShared('ingest sentinel2: STAC APIs of both layouts into SENTINEL2_L
     run = await runIngestCli(sentinel2Args(providers.stacApi('cdse'), '--max-cloud', '10'), { DATA_DIR: filtered });
     expect(run.code, run.stderr).toBe(0);
     expect(((await new Catalog(filtered).get('SENTINEL2_L2A'))!.source as CogItemsSource).items.map((i) => i.id)).toEqual([EXPECTED_IDS.cdse[0]]);
+  });
+
+  it('mosaics scenes of two UTM zones: the other zone is reprojected (nearest neighbour), values as computed independently', async () => {
+    const dir = dataDir('zones');
+    const run = await runIngestCli(['sentinel2', '--stac', providers.stacApi('earth-search'), '--bbox', BBOX, '--from', '2020-05-01', '--to', '2020-05-01'], { DATA_DIR: dir });
+    expect(run.code, run.stderr).toBe(0);
+    const result = await geotiffStats(await runInProcess(dir, ndviProcess(null, ['2020-05-01', '2020-05-02']), 'zones', 'result.tif'));
+    // As many scenes of each zone: the grid takes the lower EPSG code, 32631, and reaches over both footprints.
+    expect(result.epsg).toBe(32631);
+    const zone31 = { B04: await sceneBand('B04_10m.tif', 32631, zone31Origin()), B08: await sceneBand('B08_10m.tif', 32631, zone31Origin()), SCL: await sceneBand('SCL_20m.tif', 32631, zone31Origin()) };
+    const zone32 = { B04: await sceneBand('B04_10m.tif', 32632, [399960, 5300040]), B08: await sceneBand('B08_10m.tif', 32632, [399960, 5300040]), SCL: await sceneBand('SCL_20m.tif', 32632, [399960, 5300040]) };
+    const [west, south, , north] = transformBounds([399960, 5300040 - 10980, 399960 + 10980, 5300040], 32632, 32631);
+    expect(result.transform[0]).toBeLessThanOrEqual(west + 10);
+    expect(result.transform[3]).toBeGreaterThanOrEqual(north - 10);
+    expect(result.transform[0]! + result.width * 10).toBeGreaterThanOrEqual(zone31Origin()[0] + 10980 - 10);
+    expect(result.transform[3]! - result.height * 10).toBeLessThanOrEqual(Math.min(south, zone31Origin()[1] - 10980) + 10);
+    // The scene in the grid's zone comes first where they overlap.
+    const reference = referenceMosaicNdvi([zone31, zone32], { epsg: 32631, transform: result.transform, width: result.width, height: result.height });
+    let compared = 0;
+    let fromOtherZone = 0;
+    let mismatches = 0;
+    for (let r = 0; r < result.height; r++) {
+      for (let c = 0; c < result.width; c++) {
+        const expected = reference[r * result.width + c]!;
+        const actual = result.at(r, c);
+        if (Number.isNaN(expected) !== Number.isNaN(actual) || Math.abs(actual - expected) > 1e-6) mismatches++;
+        if (Number.isNaN(expected)) continue;
+        compared++;
+        const x = result.transform[0]! + (c + 0.5) * 10;
+        const y = result.transform[3]! - (r + 0.5) * 10;
+        const [x0, y0] = zone31Origin();
+        if (x < x0 || x > x0 + 10980 || y > y0 || y < y0 - 10980) fromOtherZone++;
+      }
+    }
+    expect(compared).toBeGreaterThan(1_000_000);
+    expect(fromOtherZone).toBeGreaterThan(300_000);
+    // Nearest-neighbour picks can differ where a pixel centre falls on a source pixel edge (rounding): a handful at most.
+    expect(mismatches).toBeLessThan(compared * 1e-5);
   });
 
   it('replaces the generated sample and removes its files', async () => {
