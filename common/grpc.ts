@@ -17,6 +17,12 @@ export const KEEPALIVE_INTERVAL_MS = 10_000;
 /** How long an unanswered keepalive ping may wait before the connection is considered dead (ms). */
 export const KEEPALIVE_TIMEOUT_MS = 5_000;
 
+/**
+ * HTTP/2 flow-control window of clients (bytes): 16 MiB. With the default 64 KiB a peer sending
+ * a chunk stops every 64 KiB to wait for the receiver's window update; chunks are megabytes.
+ */
+export const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
+
 /** Options shared by every gRPC server and client of the cluster. */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -26,6 +32,7 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.min_ping_interval_without_data_ms': KEEPALIVE_INTERVAL_MS / 2,
   'grpc-node.max_session_memory': 256,
+  'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
 };
 
 let cached: ProtoGrpcType | undefined;

@@ -21,6 +21,11 @@ import { validateState } from './validate.js';
  * loaded-but-unconsumed chunks adds up on long time series.
  */
 export const WORKER_SATURATION = 1.1;
+/**
+ * Queued tasks a worker looks past to find one of a family it started or no one did: 8, the
+ * fan-in of the compiler's reduction trees, so the leaves under one tree node stay together.
+ */
+export const MAX_ROOT_FAMILY = 8;
 
 /**
  * Tasks shorter than this (ms, moving average) are "short": for them a slot count of 1.1 per
@@ -134,6 +139,8 @@ export class SchedulerState {
   readonly tasks = new Map<string, TaskState>();
   readonly workers = new Map<string, WorkerState>();
   readonly jobs = new Map<string, JobState>();
+  /** Which worker took the first queued task feeding each dependent (see nextForWorker). */
+  private readonly familyWorker = new WeakMap<TaskState, WorkerState>();
   readonly log: TransitionLog;
   readonly estimates = new DurationEstimates();
   private readonly validate: boolean;
@@ -865,9 +872,39 @@ export class SchedulerState {
     if (chosen === null) return false;
     const next = chosen.queue.peek()!;
     if (worker.processing.size >= this.rootSlots(worker, next.op)) return false;
-    chosen.queue.pop();
-    this.assign(next, worker);
+    const task = this.nextForWorker(chosen, worker);
+    this.assign(task, worker);
+    const family = task.dependents[0];
+    if (family !== undefined) this.familyWorker.set(family, worker);
     return true;
+  }
+
+  /**
+   * The job's next queued task for `worker`, keeping families together (Dask's co-assignment):
+   * tasks feeding the same dependent (the dates of one tile that a composite reduces) go to the
+   * worker that took the first of them, so the dependent finds all its inputs there instead of
+   * fetching some from a peer. A worker skips up to MAX_ROOT_FAMILY queued tasks of families
+   * another running worker started; when all of those are, it takes the first (no worker idles
+   * while work is queued). Slots are never exceeded: the family's owner takes the rest as its
+   * own slots free.
+   */
+  private nextForWorker(job: JobState, worker: WorkerState): TaskState {
+    const skipped: TaskState[] = [];
+    let chosen: TaskState | undefined;
+    while (skipped.length < MAX_ROOT_FAMILY) {
+      const candidate = job.queue.pop();
+      if (candidate === undefined) break;
+      const family = candidate.dependents[0];
+      const owner = family === undefined ? undefined : this.familyWorker.get(family);
+      if (owner === undefined || owner === worker || owner.status !== 'running' || !this.workers.has(owner.id)) {
+        chosen = candidate;
+        break;
+      }
+      skipped.push(candidate);
+    }
+    if (chosen === undefined) chosen = skipped.shift()!;
+    for (const task of skipped) job.queue.push(task);
+    return chosen;
   }
 
   private finishJob(job: JobState): void {

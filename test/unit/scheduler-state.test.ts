@@ -124,6 +124,22 @@ describe('SchedulerState', () => {
     expect(assignedKeys(next, on('d'))).toContain('d2');
   });
 
+  it('keeps the inputs of one dependent on one worker (the dates a composite of one tile reduces)', () => {
+    const state = new SchedulerState({ validate: true });
+    addWorker(state, 'w1', 1);
+    addWorker(state, 'w2', 1);
+    const families = Array.from({ length: 6 }, (_, f) => ({ dates: [0, 1, 2].map((d) => task(`t${f}d${d}`)), key: `composite${f}` }));
+    const tasks = families.flatMap((f) => [...f.dates, task(f.key, f.dates.map((d) => d.key))]);
+    state.handleSubmitGraph('job', tasks, families.map((f) => f.key), 0);
+    const ranOn = drain(state);
+    // Only at the end may a family be split: there a worker would otherwise idle while work is queued.
+    const split = families.filter((f) => new Set(f.dates.map((d) => ranOn.get(d.key))).size > 1);
+    expect(split.map((f) => f.key)).toEqual([families.at(-1)!.key]);
+    for (const f of families.slice(0, -1)) expect(ranOn.get(f.key)).toBe(ranOn.get(f.dates[0]!.key));
+    const used = new Set(ranOn.values());
+    expect(used.size).toBe(2);
+  });
+
   it('spreads independent work over both workers', () => {
     const state = new SchedulerState({ validate: true });
     addWorker(state, 'w1', 1);

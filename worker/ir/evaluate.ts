@@ -1,10 +1,10 @@
 import type { ArrayChunk } from '../../common/chunk.js';
 import { TaskError } from '../../common/errors.js';
 import type { IRNode } from '../../common/ir.js';
-import { encodeTaskArgs } from '../../common/task-args.js';
 import { maskBbox } from './bbox-mask.js';
 import { planFused } from './fused-elementwise.js';
 import { simplify } from './simplify.js';
+import { StructuralKeys } from './structural-keys.js';
 import { binary, mapValues, unary, where } from './elementwise.js';
 import { DimensionError, type NDArray } from './nd-array.js';
 import { readCog, readZarr } from './reads.js';
@@ -33,15 +33,22 @@ export function chunkToArray(chunk: ArrayChunk): NDArray {
 export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promise<NDArray> {
   // Identical sub-programs (a band referenced by both a mask and an index) are computed once.
   const memo = new Map<string, Promise<NDArray>>();
+  const keys = new StructuralKeys();
   const visit = (node: IRNode): Promise<NDArray> => {
     if (node.op === 'input' || node.op === 'const') return compute(node);
-    const key = encodeTaskArgs(node);
+    const key = keys.key(node);
     let pending = memo.get(key);
     if (!pending) {
       pending = compute(node);
       memo.set(key, pending);
     }
     return pending;
+  };
+  // Operations other than compiled loops and relabelling read `data` element by element: they get
+  // unconverted samples converted once, as a plain array, rather than through its getter.
+  const dense = async (node: IRNode): Promise<NDArray> => {
+    const x = await visit(node);
+    return x.raw ? { dims: x.dims, shape: x.shape, data: x.data } : x;
   };
   const compute = async (node: IRNode): Promise<NDArray> => {
     if (env.signal.aborted) throw new TaskError('canceled', 'canceled');
@@ -68,54 +75,54 @@ export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promis
       case 'read_zarr':
         return readZarr(node, env.dataDir);
       case 'unary':
-        return unary(node.fn, await visit(node.x));
+        return unary(node.fn, await dense(node.x));
       case 'binary': {
-        const [a, b] = await Promise.all([visit(node.a), visit(node.b)]);
+        const [a, b] = await Promise.all([dense(node.a), dense(node.b)]);
         return binary(node.fn, a, b);
       }
       case 'where': {
-        const [c, t, e] = await Promise.all([visit(node.cond), visit(node.then), visit(node.else)]);
+        const [c, t, e] = await Promise.all([dense(node.cond), dense(node.then), dense(node.else)]);
         return where(c, t, e);
       }
       case 'clip': {
         const { min, max } = node;
-        return mapValues(await visit(node.x), (v) => (Number.isNaN(v) ? v : Math.min(max, Math.max(min, v))));
+        return mapValues(await dense(node.x), (v) => (Number.isNaN(v) ? v : Math.min(max, Math.max(min, v))));
       }
       case 'between': {
         const { min, max, excludeMax } = node;
-        return mapValues(await visit(node.x), (v) => (Number.isNaN(v) ? NaN : v >= min && (excludeMax ? v < max : v <= max) ? 1 : 0));
+        return mapValues(await dense(node.x), (v) => (Number.isNaN(v) ? NaN : v >= min && (excludeMax ? v < max : v <= max) ? 1 : 0));
       }
       case 'linear_scale': {
         const { inputMin, inputMax, outputMin, outputMax } = node;
         const factor = (outputMax - outputMin) / (inputMax - inputMin);
-        return mapValues(await visit(node.x), (v) => (v - inputMin) * factor + outputMin);
+        return mapValues(await dense(node.x), (v) => (v - inputMin) * factor + outputMin);
       }
       case 'isin': {
         const values = new Set(node.values);
-        return mapValues(await visit(node.x), (v) => (Number.isNaN(v) ? NaN : values.has(v) ? 1 : 0));
+        return mapValues(await dense(node.x), (v) => (Number.isNaN(v) ? NaN : values.has(v) ? 1 : 0));
       }
       case 'select':
-        return select(await visit(node.x), node.dim, node.index);
+        return select(await dense(node.x), node.dim, node.index);
       case 'take':
-        return take(await visit(node.x), node.dim, node.indices);
+        return take(await dense(node.x), node.dim, node.indices);
       case 'reduce':
       case 'partial': {
         // Dates of several chunks are reduced part by part rather than joined first.
         if (node.x.op === 'concat' && node.x.dim === node.dim) {
-          const parts = await Promise.all(node.x.parts.map(visit));
+          const parts = await Promise.all(node.x.parts.map(dense));
           return reduceParts(parts, node.dim, node.reducer, node.ignoreNodata, node.op === 'reduce', (all) => concat(all, node.dim));
         }
-        const x = await visit(node.x);
+        const x = await dense(node.x);
         return node.op === 'reduce' ? reduce(x, node.dim, node.reducer, node.ignoreNodata) : partial(x, node.dim, node.reducer, node.ignoreNodata);
       }
       case 'combine':
-        return combine(await Promise.all(node.parts.map(visit)), node.reducer);
+        return combine(await Promise.all(node.parts.map(dense)), node.reducer);
       case 'finalize':
-        return finalize(await visit(node.x), node.reducer);
+        return finalize(await dense(node.x), node.reducer);
       case 'stack':
-        return stack(await Promise.all(node.parts.map(visit)), node.dim);
+        return stack(await Promise.all(node.parts.map(dense)), node.dim);
       case 'concat':
-        return concat(await Promise.all(node.parts.map(visit)), node.dim);
+        return concat(await Promise.all(node.parts.map(dense)), node.dim);
       case 'expand':
         return expand(await visit(node.x), node.dim);
       case 'rename':
@@ -123,19 +130,19 @@ export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promis
       case 'transpose':
         return transpose(await visit(node.x), node.dims);
       case 'upsample':
-        return upsample(await visit(node.x), node.factor, node.offsetY, node.offsetX, node.height, node.width);
+        return upsample(await dense(node.x), node.factor, node.offsetY, node.offsetX, node.height, node.width);
       case 'mask_bbox':
-        return maskBbox(await visit(node.x), node.bbox, node.epsg, node.transform);
+        return maskBbox(await dense(node.x), node.bbox, node.epsg, node.transform);
       case 'slice':
-        return slice(await visit(node.x), node.dim, node.start, node.end);
+        return slice(await dense(node.x), node.dim, node.start, node.end);
       case 'convolve':
-        return convolve(await visit(node.x), node.kernel, node.factor, node.replaceInvalid);
+        return convolve(await dense(node.x), node.kernel, node.factor, node.replaceInvalid);
       case 'mask_polygons':
-        return maskPolygons(await visit(node.x), node.polygons, node.polygonEpsg, node.epsg, node.transform, node.inside, node.replacement);
+        return maskPolygons(await dense(node.x), node.polygons, node.polygonEpsg, node.epsg, node.transform, node.inside, node.replacement);
       case 'zonal_partial':
-        return zonalPartial(await visit(node.x), node.geometries, node.polygonEpsg, node.epsg, node.transform, node.reducer, node.ignoreNodata);
+        return zonalPartial(await dense(node.x), node.geometries, node.polygonEpsg, node.epsg, node.transform, node.reducer, node.ignoreNodata);
       case 'warp':
-        return warp(await visit(node.x), node.source, node.target, node.method);
+        return warp(await dense(node.x), node.source, node.target, node.method);
     }
   };
   try {

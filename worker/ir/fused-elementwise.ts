@@ -1,7 +1,8 @@
 import type { BinaryFunction, IRNode, UnaryFunction } from '../../common/ir.js';
 import { encodeTaskArgs } from '../../common/task-args.js';
 import { BINARY, UNARY } from './elementwise.js';
-import type { NDArray } from './nd-array.js';
+import { StructuralKeys } from './structural-keys.js';
+import { type NDArray, sizeOf } from './nd-array.js';
 
 /**
  * Element-wise sub-programs (band math, masks, comparisons: a callback's body) compiled into one
@@ -18,7 +19,7 @@ export const MIN_FUSED_OPERATIONS = 2;
 /** Compiled loops kept per thread. */
 export const FUSED_CACHE_SIZE = 256;
 
-type Loop = (leaves: (Float32Array | Float64Array)[], scalars: number[], out: Float32Array | Float64Array, n: number, unary: typeof UNARY, binary: typeof BINARY, sets: Set<number>[]) => void;
+type Loop = (leaves: (Float32Array | Float64Array | Uint16Array | Uint8Array | null)[], scalars: number[], rawParams: number[], out: Float32Array | Float64Array, n: number, unary: typeof UNARY, binary: typeof BINARY, sets: Set<number>[]) => void;
 
 const cache = new Map<string, Loop>();
 
@@ -82,54 +83,70 @@ export function planFused(root: IRNode): FusedPlan | null {
 function makePlan(root: IRNode): FusedPlan | null {
   const leaves: IRNode[] = [];
   const leafIndex = new Map<string, number>();
+  const keys = new StructuralKeys();
   let operations = 0;
-  const structure = (node: IRNode): void => {
+  // The loop's shape: the element-wise operations with their parameters, leaves by position.
+  // Programs of other chunks (other files, windows) share it, and so the compiled loop.
+  const structure = (node: IRNode): string => {
     if (ELEMENTWISE_OPS.has(node.op)) {
       operations++;
-      for (const child of children(node)) structure(child);
-      return;
+      const own: Record<string, unknown> = {};
+      const childShapes: string[] = [];
+      const nodeChildren = children(node);
+      for (const [name, value] of Object.entries(node)) if (!nodeChildren.includes(value as IRNode)) own[name] = value;
+      for (const child of nodeChildren) childShapes.push(structure(child));
+      return `${encodeTaskArgs(own)}(${childShapes.join(',')})`;
     }
-    if (node.op === 'const') return;
-    const key = encodeTaskArgs(node);
-    if (!leafIndex.has(key)) {
-      leafIndex.set(key, leaves.length);
+    if (node.op === 'const') return encodeTaskArgs(node);
+    const key = keys.key(node);
+    let index = leafIndex.get(key);
+    if (index === undefined) {
+      index = leaves.length;
+      leafIndex.set(key, index);
       leaves.push(node);
     }
+    return `L${index}`;
   };
-  structure(root);
+  const shape = structure(root);
   if (operations < MIN_FUSED_OPERATIONS) return null;
-  const shape = encodeTaskArgs(root);
   return {
     leaves,
     run(values) {
-      // Arrays must share one layout; single values are broadcast.
+      // Arrays must share one layout; single values are broadcast. Sizes come from shapes:
+      // reading `data` of unconverted samples would convert them.
+      const isSingle = (v: NDArray): boolean => sizeOf(v.shape) === 1 && v.dims.every((_, i) => v.shape[i] === 1);
       let layout: NDArray | null = null;
       for (const v of values) {
-        if (v.data.length === 1 && v.dims.every((_, i) => v.shape[i] === 1)) continue;
+        if (isSingle(v)) continue;
         if (layout === null) layout = v;
         else if (layout.dims.length !== v.dims.length || layout.dims.some((d, i) => d !== v.dims[i] || layout!.shape[i] !== v.shape[i])) return null;
       }
       // A single value broadcasts only over dimensions the layout has: one with a dimension of
       // its own (size 1) adds that dimension to the result, which the interpreter does.
       if (values.some((v) => v !== layout && v.dims.some((d) => !layout || !layout.dims.includes(d)))) return null;
-      const scalarMask = values.map((v) => v !== layout && v.data.length === 1);
-      const signature = `${scalarMask.map((s) => (s ? 's' : 'a')).join('')}|${shape}`;
+      const kinds = values.map((v): LeafKind => (v !== layout && isSingle(v) ? 's' : v.raw ? (v.raw.samples instanceof Uint16Array ? 'u' : 'b') : v.data instanceof Float64Array ? 'd' : 'f'));
+      const f64 = kinds.includes('d');
+      // Leaf types are part of the signature: a loop that sees one type per leaf stays monomorphic.
+      const signature = `${kinds.join('')}${f64 ? 'd' : 'f'}|${shape}`;
       let loop = cache.get(signature);
       if (!loop) {
-        loop = compile(root, leafIndex, scalarMask);
+        loop = compile(root, (node) => leafIndex.get(keys.key(node))!, kinds);
         if (cache.size >= FUSED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
         cache.set(signature, loop);
       }
-      const n = layout ? layout.data.length : 1;
-      const f64 = values.some((v) => v.data instanceof Float64Array && !(v.data.length === 1));
+      const n = layout ? sizeOf(layout.shape) : 1;
       const out = f64 ? new Float64Array(n) : new Float32Array(n);
-      const arrays = values.map((v) => v.data);
-      const scalars = values.map((v) => v.data[0]!);
-      loop(arrays, scalars, out, n, UNARY, BINARY, sets);
+      const arrays = values.map((v, k) => (kinds[k] === 's' ? null : v.raw ? v.raw.samples : v.data));
+      const scalars = values.map((v, k) => (kinds[k] === 's' ? v.data[0]! : 0));
+      const rawParams = values.flatMap((v) => (v.raw ? [v.raw.scale, v.raw.offset, v.raw.nodata] : [0, 0, 0]));
+      loop(arrays, scalars, rawParams, out, n, UNARY, BINARY, sets);
       return layout ? { dims: layout.dims, shape: layout.shape, data: out } : { dims: [], shape: [], data: out };
     },
   };
 }
+
+/** How a leaf enters the loop: s(ingle value), f(loat32), d(ouble), u(int16) or b(yte) samples to scale. */
+type LeafKind = 's' | 'f' | 'd' | 'u' | 'b';
 
 /** Sets of `isin` nodes, shared by compiled loops (filled during compilation, read by index). */
 const sets: Set<number>[] = [];
@@ -151,14 +168,17 @@ function children(node: IRNode): IRNode[] {
   }
 }
 
-function compile(root: IRNode, leafIndex: Map<string, number>, scalarMask: boolean[]): Loop {
+function compile(root: IRNode, leafOf: (node: IRNode) => number, kinds: LeafKind[]): Loop {
   const statements: string[] = [];
+  const used = new Set<number>();
   let temp = 0;
   const emit = (node: IRNode): string => {
     if (node.op === 'const') return literal(node.value);
     if (!ELEMENTWISE_OPS.has(node.op)) {
-      const index = leafIndex.get(encodeTaskArgs(node))!;
-      return scalarMask[index] ? `s${index}` : `l${index}[i]`;
+      const index = leafOf(node);
+      if (kinds[index] === 's') return `s${index}`;
+      used.add(index);
+      return `v${index}`;
     }
     const name = `t${temp++}`;
     let expression: string;
@@ -214,9 +234,21 @@ function compile(root: IRNode, leafIndex: Map<string, number>, scalarMask: boole
     return name;
   };
   const result = emit(root);
-  const prologue = scalarMask.map((scalar, k) => (scalar ? `const s${k} = scalars[${k}];` : `const l${k} = leaves[${k}];`)).join('\n');
-  const body = `${prologue}\nconst U = unary, B = binary, S = sets;\nfor (let i = 0; i < n; i++) {\n${statements.join('\n')}\nout[i] = ${result};\n}`;
+  const prologue = kinds
+    .map((kind, k) => {
+      if (kind === 's') return `const s${k} = scalars[${k}];`;
+      if (kind === 'u' || kind === 'b') return `const l${k} = leaves[${k}], a${k} = rawParams[${3 * k}], b${k} = rawParams[${3 * k + 1}], m${k} = rawParams[${3 * k + 2}];`;
+      return `const l${k} = leaves[${k}];`;
+    })
+    .join('\n');
+  // Each array element is loaded once per pixel: the templates repeat their operands. Samples
+  // are scaled as a read converts them (to float32), so results do not depend on fusion.
+  const loads = [...used]
+    .sort((a, b) => a - b)
+    .map((k) => (kinds[k] === 'u' || kinds[k] === 'b' ? `const r${k} = l${k}[i];\nconst v${k} = r${k} === m${k} ? NaN : Math.fround(r${k} * a${k} + b${k});` : `const v${k} = l${k}[i];`))
+    .join('\n');
+  const body = `${prologue}\nconst U = unary, B = binary, S = sets;\nfor (let i = 0; i < n; i++) {\n${loads}\n${statements.join('\n')}\nout[i] = ${result};\n}`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- source built from the fixed templates above only
-  return new Function('leaves', 'scalars', 'out', 'n', 'unary', 'binary', 'sets', body) as Loop;
+  return new Function('leaves', 'scalars', 'rawParams', 'out', 'n', 'unary', 'binary', 'sets', body) as Loop;
 }
 

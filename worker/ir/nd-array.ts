@@ -3,9 +3,40 @@ export interface NDArray {
   dims: string[];
   shape: number[];
   data: Float32Array | Float64Array;
+  /**
+   * The stored integers behind `data`, when it was read from a file and not converted yet:
+   * value = sample * scale + offset (as float32), NaN where sample is `nodata`. Compiled loops
+   * read these directly; anything else reading `data` converts them once.
+   */
+  readonly raw?: RawSamples;
+}
+
+export interface RawSamples {
+  samples: Uint16Array | Uint8Array;
+  scale: number;
+  offset: number;
+  /** -1 when there is none (no unsigned sample equals it). */
+  nodata: number;
 }
 
 export type FloatArray = Float32Array | Float64Array;
+
+/**
+ * The same values under other dimension names, or with dimensions of size 1 added or moved:
+ * no copy, and unconverted samples stay unconverted.
+ */
+export function relabeled(x: NDArray, dims: string[], shape: number[]): NDArray {
+  if (!x.raw) return { dims, shape, data: x.data };
+  const view = {
+    dims,
+    shape,
+    get data(): FloatArray {
+      return x.data;
+    },
+  };
+  Object.defineProperty(view, 'raw', { value: x.raw, enumerable: false });
+  return view;
+}
 
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;

@@ -58,7 +58,25 @@ export async function readCog(node: ReadCogNode, dataDir: string, signal: { abor
   if (signal.aborted) throw new TaskError('canceled', 'canceled');
   const raw = await source.readWindow(node.window, { level: node.level, band: node.band });
   const nodata = node.nodata ?? source.nodata;
-  return { dims: ['y', 'x'], shape: [node.window.height, node.window.width], data: toFloat(raw, nodata, node.scale, node.offset) };
+  const shape = [node.window.height, node.window.width];
+  if (raw instanceof Uint16Array || raw instanceof Uint8Array) return unconverted(raw, shape, nodata, node.scale, node.offset);
+  return { dims: ['y', 'x'], shape, data: toFloat(raw, nodata, node.scale, node.offset) };
+}
+
+/** Unsigned samples as an array whose float values are computed when first asked for (see NDArray.raw). */
+function unconverted(samples: Uint16Array | Uint8Array, shape: number[], nodata: number | null, scale: number, offset: number): NDArray {
+  let data: Float32Array | null = null;
+  const array = {
+    dims: ['y', 'x'],
+    shape,
+    get data(): Float32Array {
+      data ??= unsignedToFloat(samples, nodata, scale, offset);
+      return data;
+    },
+  };
+  // Not enumerable: an array derived with `{ ...x, data: other }` must not carry these samples along.
+  Object.defineProperty(array, 'raw', { value: { samples, scale, offset, nodata: nodata === null || Number.isNaN(nodata) ? -1 : nodata }, enumerable: false });
+  return array;
 }
 
 export async function readZarr(node: ReadZarrNode, dataDir: string): Promise<NDArray> {

@@ -134,51 +134,61 @@ export function reduceParts(parts: NDArray[], dim: string, reducer: Reducer, ign
 function finalFloat32(parts: { data: Float32Array; length: number }[], reducer: 'max' | 'min' | 'sum' | 'mean', outer: number, inner: number): Float32Array {
   const n = outer * inner;
   const out = new Float32Array(n);
-  if (reducer === 'max' || reducer === 'min') {
-    out.fill(NaN);
-    for (const { data, length } of parts) {
-      for (let o = 0; o < outer; o++) {
-        for (let k = 0; k < length; k++) {
-          const base = (o * length + k) * inner;
-          const at = o * inner;
-          if (reducer === 'max') {
-            for (let i = 0; i < inner; i++) {
-              const v = data[base + i]!;
-              const current = out[at + i]!;
-              if (v > current || (current !== current && v === v)) out[at + i] = v;
-            }
-          } else {
-            for (let i = 0; i < inner; i++) {
-              const v = data[base + i]!;
-              const current = out[at + i]!;
-              if (v < current || (current !== current && v === v)) out[at + i] = v;
-            }
-          }
-        }
-      }
-    }
-    return out;
+  for (let o = 0; o < outer; o++) {
+    // The planes along the reduced dimension for this outer index, from all parts.
+    const planes: Float32Array[] = [];
+    for (const { data, length } of parts) for (let k = 0; k < length; k++) planes.push(data.subarray((o * length + k) * inner, (o * length + k + 1) * inner));
+    const target = out.subarray(o * inner, (o + 1) * inner);
+    if (reducer === 'max') maxOfPlanes(planes, target);
+    else if (reducer === 'min') minOfPlanes(planes, target);
+    else sumOfPlanes(planes, target, reducer === 'mean');
   }
-  const sum = new Float64Array(n);
-  const count = new Uint32Array(n);
-  for (const { data, length } of parts) {
-    for (let o = 0; o < outer; o++) {
-      for (let k = 0; k < length; k++) {
-        const base = (o * length + k) * inner;
-        const at = o * inner;
-        for (let i = 0; i < inner; i++) {
-          const v = data[base + i]!;
-          if (v === v) {
-            sum[at + i] = sum[at + i]! + v;
-            count[at + i] = count[at + i]! + 1;
-          }
-        }
-      }
-    }
-  }
-  const mean = reducer === 'mean';
-  for (let j = 0; j < n; j++) out[j] = count[j] === 0 ? NaN : mean ? sum[j]! / count[j]! : sum[j]!;
   return out;
+}
+
+/*
+ * One pass per pixel over all planes, the running value in a register: a single store per
+ * pixel instead of a read-modify-write per plane.
+ */
+
+function maxOfPlanes(planes: Float32Array[], out: Float32Array): void {
+  const count = planes.length;
+  for (let i = 0; i < out.length; i++) {
+    let best = NaN;
+    for (let p = 0; p < count; p++) {
+      const v = planes[p]![i]!;
+      if (v > best || (best !== best && v === v)) best = v;
+    }
+    out[i] = best;
+  }
+}
+
+function minOfPlanes(planes: Float32Array[], out: Float32Array): void {
+  const count = planes.length;
+  for (let i = 0; i < out.length; i++) {
+    let best = NaN;
+    for (let p = 0; p < count; p++) {
+      const v = planes[p]![i]!;
+      if (v < best || (best !== best && v === v)) best = v;
+    }
+    out[i] = best;
+  }
+}
+
+function sumOfPlanes(planes: Float32Array[], out: Float32Array, mean: boolean): void {
+  const count = planes.length;
+  for (let i = 0; i < out.length; i++) {
+    let sum = 0;
+    let valid = 0;
+    for (let p = 0; p < count; p++) {
+      const v = planes[p]![i]!;
+      if (v === v) {
+        sum += v;
+        valid++;
+      }
+    }
+    out[i] = valid === 0 ? NaN : mean ? sum / valid : sum;
+  }
 }
 
 export function partial(x: NDArray, dim: string, reducer: Reducer, ignoreNodata: boolean): NDArray {

@@ -1,4 +1,4 @@
-import { broadcastDims, DimensionError, materialize, type NDArray, sizeOf, stridesOf } from './nd-array.js';
+import { broadcastDims, DimensionError, materialize, type NDArray, relabeled, sizeOf, stridesOf } from './nd-array.js';
 
 /** Operations that pick, join or rearrange dimensions without computing values. */
 
@@ -100,11 +100,11 @@ export function stack(parts: NDArray[], dim: string): NDArray {
 }
 
 export function expand(x: NDArray, dim: string): NDArray {
-  return { dims: [dim, ...x.dims], shape: [1, ...x.shape], data: x.data };
+  return relabeled(x, [dim, ...x.dims], [1, ...x.shape]);
 }
 
 export function rename(x: NDArray, from: string, to: string): NDArray {
-  return { dims: x.dims.map((d) => (d === from ? to : d)), shape: x.shape, data: x.data };
+  return relabeled(x, x.dims.map((d) => (d === from ? to : d)), x.shape);
 }
 
 /** Reorders dimensions to `order` (names absent from x are skipped). */
@@ -114,7 +114,7 @@ export function transpose(x: NDArray, order: string[]): NDArray {
   if (dims.every((d, i) => d === x.dims[i])) return x;
   // Moving dimensions of size 1 does not move any value: relabel without copying.
   const sized = (list: string[]): string[] => list.filter((d) => x.shape[x.dims.indexOf(d)]! > 1);
-  if (sized(dims).join('\0') === sized(x.dims).join('\0')) return { dims, shape: dims.map((d) => x.shape[x.dims.indexOf(d)]!), data: x.data };
+  if (sized(dims).join('\0') === sized(x.dims).join('\0')) return relabeled(x, dims, dims.map((d) => x.shape[x.dims.indexOf(d)]!));
   const perm = dims.map((d) => x.dims.indexOf(d));
   const shape = perm.map((p) => x.shape[p]!);
   const srcStrides = stridesOf(x.shape);
