@@ -6,6 +6,9 @@
  * that a chunk covers whole into a single run. Chunks are fetched a bounded number at a time,
  * so a large read never holds more than that many decoded chunks beside its output.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import FileSystemStore from '@zarrita/storage/fs';
 import * as zarr from 'zarrita';
 import { TaskError } from '../../common/errors.js';
@@ -13,10 +16,29 @@ import { allocate, type DType, type TypedArray } from '../../common/raster.js';
 import { registerZarrCodecs } from './zarr-codecs.js';
 
 /**
- * Chunks fetched and decoded at once by one `read`: 8. Enough to keep the zlib thread pool
- * (4 threads) and the disk busy; each holds one decoded chunk in memory until copied.
+ * Chunks fetched and decoded at once by one `read`: 8. On the main thread, enough to keep the
+ * zlib thread pool (4 threads) and the disk busy (kernel threads read and decode in turn, see
+ * LocalDirectoryStore); each holds one decoded chunk in memory until copied.
  */
 export const ZARR_READ_CONCURRENCY = 8;
+
+/**
+ * The directory store, reading chunks with blocking calls in kernel threads (as the COG reader
+ * does, for the same reason: a thread has nothing else to do meanwhile, and `fs.promises.readFile`
+ * costs several trips through libuv's pool per chunk). The main thread keeps the async reads.
+ */
+class LocalDirectoryStore extends FileSystemStore {
+  override async get(key: `/${string}`, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
+    if (isMainThread) return super.get(key, options);
+    options.signal?.throwIfAborted();
+    try {
+      return readFileSync(join(this.root, key.slice(1)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+}
 
 export interface ZarrArrayHandle {
   shape: number[];
@@ -45,7 +67,7 @@ const SUPPORTED_DTYPES: ReadonlySet<string> = new Set<DType>([
   'float64',
 ]);
 
-type NumericZarrArray = zarr.Array<zarr.DataType, FileSystemStore>;
+type NumericZarrArray = zarr.Array<zarr.DataType, LocalDirectoryStore>;
 
 /** Opens an array in a local directory store (zarr v2 or v3, detected). */
 /**
@@ -77,7 +99,7 @@ export async function openZarrArray(storeDir: string, arrayPath: string): Promis
   const where = `'${arrayPath}' in ${storeDir}`;
   let array: NumericZarrArray;
   try {
-    array = await zarr.open(zarr.root(new FileSystemStore(storeDir)).resolve(arrayPath), { kind: 'array' });
+    array = await zarr.open(zarr.root(new LocalDirectoryStore(storeDir)).resolve(arrayPath), { kind: 'array' });
   } catch (error) {
     if (zarr.isZarritaError(error, 'NotFoundError')) {
       const found = error.found === 'group' ? ' (a group is there)' : '';

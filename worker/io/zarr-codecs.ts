@@ -3,7 +3,10 @@
  *
  * zarrita's own gzip and zlib codecs decode through web `DecompressionStream`s and cannot
  * encode at all, so writing a gzip-compressed array fails with them. Node's `zlib` does both,
- * natively and off the main thread (libuv thread pool), so chunks compress in parallel.
+ * natively. Kernel threads call it synchronously: each thread is one lane of parallelism of
+ * its own, and a call through libuv's pool (4 threads shared by the process) costs a round
+ * trip per chunk and caps the process at 4 lanes (an SST year read ran 14 ms per chunk
+ * asynchronously, 7 ms synchronously). The main thread, which must stay responsive, uses the pool.
  *
  * blosc and zstd come from `numcodecs` as WebAssembly with the binary embedded in the module,
  * so they load in Node without fetching anything. Two gaps are bridged here:
@@ -13,6 +16,7 @@
  *   checksum present in the frame, encoding never adds one.
  */
 import { promisify } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import * as zarr from 'zarrita';
 
@@ -31,10 +35,15 @@ export const DEFAULT_BLOSC_CLEVEL = 5;
 /** zstd level when metadata gives none: 1, numcodecs.js' default. */
 export const DEFAULT_ZSTD_LEVEL = 1;
 
-const gzipAsync = promisify(zlib.gzip);
-const gunzipAsync = promisify(zlib.gunzip);
-const deflateAsync = promisify(zlib.deflate);
-const inflateAsync = promisify(zlib.inflate);
+type Transform = (data: Uint8Array, options?: zlib.ZlibOptions) => Promise<Buffer>;
+
+function inThisThread(transform: (data: Uint8Array, options?: zlib.ZlibOptions) => Buffer): Transform {
+  return async (data, options) => transform(data, options);
+}
+
+const transforms: Record<'gzip' | 'gunzip' | 'deflate' | 'inflate', Transform> = isMainThread
+  ? { gzip: promisify(zlib.gzip), gunzip: promisify(zlib.gunzip), deflate: promisify(zlib.deflate), inflate: promisify(zlib.inflate) }
+  : { gzip: inThisThread(zlib.gzipSync), gunzip: inThisThread(zlib.gunzipSync), deflate: inThisThread(zlib.deflateSync), inflate: inThisThread(zlib.inflateSync) };
 
 /** The shape of a codec zarrita's pipeline runs (its `Codec` type is not exported). */
 interface BytesCodec {
@@ -119,8 +128,8 @@ async function zstdEntry(): Promise<RegistryEntry> {
   } as RegistryEntry;
 }
 
-const gzipEntry = nodeZlibEntry(gzipAsync, gunzipAsync, DEFAULT_GZIP_LEVEL);
-const zlibEntry = nodeZlibEntry(deflateAsync, inflateAsync, DEFAULT_ZLIB_LEVEL);
+const gzipEntry = nodeZlibEntry(transforms.gzip, transforms.gunzip, DEFAULT_GZIP_LEVEL);
+const zlibEntry = nodeZlibEntry(transforms.deflate, transforms.inflate, DEFAULT_ZLIB_LEVEL);
 
 /** Registry loaders by codec name; the `numcodecs.*` names are how zarrita maps Zarr v2 compressors. */
 const NODE_CODECS: Record<string, () => Promise<RegistryEntry>> = {

@@ -2,7 +2,7 @@ import type { BinaryFunction, IRNode, UnaryFunction } from '../../common/ir.js';
 import { encodeTaskArgs } from '../../common/task-args.js';
 import { BINARY, UNARY } from './elementwise.js';
 import { StructuralKeys } from './structural-keys.js';
-import { type NDArray, sizeOf } from './nd-array.js';
+import { type NDArray, sharedFloats, sizeOf } from './nd-array.js';
 
 /**
  * Element-wise sub-programs (band math, masks, comparisons: a callback's body) compiled into one
@@ -135,7 +135,7 @@ function makePlan(root: IRNode): FusedPlan | null {
         cache.set(signature, loop);
       }
       const n = layout ? sizeOf(layout.shape) : 1;
-      const out = f64 ? new Float64Array(n) : new Float32Array(n);
+      const out = sharedFloats(n, f64);
       const arrays = values.map((v, k) => (kinds[k] === 's' ? null : v.raw ? v.raw.samples : v.data));
       const scalars = values.map((v, k) => (kinds[k] === 's' ? v.data[0]! : 0));
       const rawParams = values.flatMap((v) => (v.raw ? [v.raw.scale, v.raw.offset, v.raw.nodata] : [0, 0, 0]));

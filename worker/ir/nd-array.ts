@@ -22,6 +22,15 @@ export interface RawSamples {
 export type FloatArray = Float32Array | Float64Array;
 
 /**
+ * A zeroed float array in shared memory, for results that become chunks: the kernel thread
+ * hands shared buffers to the worker (and it to later kernels) without copying them, where an
+ * ordinary buffer is copied once into shared memory and left to the garbage collector.
+ */
+export function sharedFloats(length: number, f64: boolean): FloatArray {
+  return f64 ? new Float64Array(new SharedArrayBuffer(length * 8)) : new Float32Array(new SharedArrayBuffer(length * 4));
+}
+
+/**
  * The same values under other dimension names, or with dimensions of size 1 added or moved:
  * no copy, and unconverted samples stay unconverted.
  */

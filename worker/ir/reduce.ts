@@ -1,5 +1,5 @@
 import { quantileProbability, type Reducer } from '../../common/ir.js';
-import { DimensionError, type FloatArray, type NDArray, sizeOf } from './nd-array.js';
+import { DimensionError, type FloatArray, type NDArray, sharedFloats, sizeOf } from './nd-array.js';
 
 /**
  * Reductions along one dimension. NaN is no data: skipped when `ignoreNodata`, otherwise it
@@ -133,7 +133,7 @@ export function reduceParts(parts: NDArray[], dim: string, reducer: Reducer, ign
  */
 function finalFloat32(parts: { data: Float32Array; length: number }[], reducer: 'max' | 'min' | 'sum' | 'mean', outer: number, inner: number): Float32Array {
   const n = outer * inner;
-  const out = new Float32Array(n);
+  const out = sharedFloats(n, false) as Float32Array;
   for (let o = 0; o < outer; o++) {
     // The planes along the reduced dimension for this outer index, from all parts.
     const planes: Float32Array[] = [];
