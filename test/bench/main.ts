@@ -2,9 +2,10 @@ import { formatResult, type BenchResult } from './result.js';
 
 /**
  * `npm run bench [-- suite…]`: runs the named suites (all by default) and prints each figure with
- * its ratio to its target. Suites: scheduler, workloads, write.
+ * its ratio to its target. Suites: dag, scheduler, workloads, write.
  */
 const SUITES: Record<string, () => Promise<BenchResult[]>> = {
+  dag: async () => (await import('./dag.js')).benchDag(),
   scheduler: async () => (await import('./scheduler.js')).benchScheduler(),
   workloads: async () => (await import('./workloads.js')).benchWorkloads(),
   write: async () => (await import('./write.js')).benchWrite(),
