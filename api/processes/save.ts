@@ -56,7 +56,7 @@ export const OUTPUT_FORMATS = {
   },
   JSON: {
     title: 'JSON',
-    description: `Small results as JSON: a data cube of at most ${MAX_JSON_VALUES} values as labelled nested arrays (the layout of xarray's DataArray.to_dict, no-data as null), or a plain value as it is.`,
+    description: `Small results as JSON: a data cube of at most ${MAX_JSON_VALUES} values as labelled nested arrays (the layout of xarray's DataArray.to_dict, no-data as null), zonal statistics of aggregate_spatial (values per geometry, then per date and band), or a plain value as it is.`,
     gis_data_types: ['raster', 'other'],
     parameters: {},
     aliases: ['json'],
