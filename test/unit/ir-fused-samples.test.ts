@@ -3,6 +3,7 @@ import type { IRNode } from '../../common/ir.js';
 import { binary, unary } from '../../worker/ir/elementwise.js';
 import { planFused } from '../../worker/ir/fused-elementwise.js';
 import type { NDArray, RawSamples } from '../../worker/ir/nd-array.js';
+import { upsample } from '../../worker/ir/structure.js';
 
 /**
  * Compiled loops read unsigned samples as stored and scale them in the loop: the values must be
@@ -51,5 +52,19 @@ describe('fused loops over unconverted samples', () => {
     const out = planFused(NDVI)!.run([whole, plain(red)])!;
     expect(Number.isNaN(out.data[0])).toBe(false);
     expect(out.data[0]).toBeCloseTo(Math.abs((0 - 0.05) / (0 + 0.05)), 6);
+  });
+});
+
+describe('upsampling unconverted samples', () => {
+  it('keeps them unconverted, with the values of upsampling converted ones', () => {
+    const scl = unconverted(Uint8Array.of(3, 8, 0, 4, 9, 10), { scale: 1, offset: 0, nodata: 0 });
+    const up = upsample(scl, 2, 1, 0, 3, 5);
+    expect(up.raw?.samples).toBeInstanceOf(Uint8Array);
+    expect(up.shape).toEqual([3, 5]);
+    const reference = upsample(plain(scl), 2, 1, 0, 3, 5);
+    expect(Array.from(up.data)).toEqual(Array.from(reference.data));
+    // Rows 0 and 1 of the output come from source rows 0 and 1 (offset 1): 3 3 8 8 NaN, then 4 4 9 9 10.
+    expect(Array.from(reference.data.subarray(0, 5))).toEqual([3, 3, 8, 8, NaN]);
+    expect(Array.from(reference.data.subarray(5, 15))).toEqual([4, 4, 9, 9, 10, 4, 4, 9, 9, 10]);
   });
 });

@@ -130,7 +130,7 @@ export async function evaluate(root: IRNode, env: EvaluationEnvironment): Promis
       case 'transpose':
         return transpose(await visit(node.x), node.dims);
       case 'upsample':
-        return upsample(await dense(node.x), node.factor, node.offsetY, node.offsetX, node.height, node.width);
+        return upsample(await visit(node.x), node.factor, node.offsetY, node.offsetX, node.height, node.width);
       case 'mask_bbox':
         return maskBbox(await dense(node.x), node.bbox, node.epsg, node.transform);
       case 'slice':

@@ -31,6 +31,50 @@ export function sharedFloats(length: number, f64: boolean): FloatArray {
 }
 
 /**
+ * Unsigned samples as an array whose float values are computed when first asked for (see
+ * NDArray.raw): compiled loops read the samples, anything else converts them once.
+ */
+export function unconverted(dims: string[], shape: number[], raw: RawSamples): NDArray {
+  let data: Float32Array | null = null;
+  const array = {
+    dims,
+    shape,
+    get data(): Float32Array {
+      data ??= samplesToFloat(raw);
+      return data;
+    },
+  };
+  // Not enumerable: an array derived with `{ ...x, data: other }` must not carry these samples along.
+  Object.defineProperty(array, 'raw', { value: raw, enumerable: false });
+  return array;
+}
+
+/**
+ * The float32 values of unsigned samples, in loops of their own per sample type: a loop over one
+ * array type stays monomorphic, and integers need no NaN test.
+ */
+export function samplesToFloat({ samples, scale, offset, nodata }: RawSamples): Float32Array {
+  const out = new Float32Array(samples.length);
+  if (samples instanceof Uint16Array) {
+    for (let i = 0; i < samples.length; i++) {
+      const v = samples[i]!;
+      out[i] = v === nodata ? NaN : v * scale + offset;
+    }
+  } else {
+    for (let i = 0; i < samples.length; i++) {
+      const v = samples[i]!;
+      out[i] = v === nodata ? NaN : v * scale + offset;
+    }
+  }
+  return out;
+}
+
+/** The no-data value of unsigned samples as RawSamples holds it: -1 (no sample equals it) when there is none. */
+export function rawNodata(nodata: number | null): number {
+  return nodata === null || Number.isNaN(nodata) ? -1 : nodata;
+}
+
+/**
  * The same values under other dimension names, or with dimensions of size 1 added or moved:
  * no copy, and unconverted samples stay unconverted.
  */

@@ -4,7 +4,7 @@ import type { ReadCogNode, ReadZarrNode } from '../../common/ir.js';
 import type { TypedArray } from '../../common/raster.js';
 import { openRaster } from '../io/cog-reader.js';
 import { openZarrArrayShared } from '../io/zarr-array.js';
-import type { NDArray } from './nd-array.js';
+import { type NDArray, rawNodata, samplesToFloat, unconverted } from './nd-array.js';
 
 /** Reads behind the IR's `read_*` nodes: decoded to float32 with NaN for no data. */
 
@@ -14,30 +14,8 @@ export function resolveDataPath(dataDir: string, path: string): string {
   return join(dataDir, path);
 }
 
-/**
- * Unsigned integer samples (most optical bands) converted in loops of their own: a loop over one
- * array type stays monomorphic, and integers need no NaN test.
- */
-function unsignedToFloat(raw: Uint16Array | Uint8Array, nodata: number | null, scale: number, offset: number): Float32Array {
-  const out = new Float32Array(raw.length);
-  // An unsigned sample never equals -1: no test fails when there is no no-data value.
-  const missing = nodata === null || Number.isNaN(nodata) ? -1 : nodata;
-  if (raw instanceof Uint16Array) {
-    for (let i = 0; i < raw.length; i++) {
-      const v = raw[i]!;
-      out[i] = v === missing ? NaN : v * scale + offset;
-    }
-  } else {
-    for (let i = 0; i < raw.length; i++) {
-      const v = raw[i]!;
-      out[i] = v === missing ? NaN : v * scale + offset;
-    }
-  }
-  return out;
-}
-
 function toFloat(raw: TypedArray, nodata: number | null, scale: number, offset: number, validRange: [number, number] | null = null): Float32Array {
-  if (validRange === null && (raw instanceof Uint16Array || raw instanceof Uint8Array)) return unsignedToFloat(raw, nodata, scale, offset);
+  if (validRange === null && (raw instanceof Uint16Array || raw instanceof Uint8Array)) return samplesToFloat({ samples: raw, scale, offset, nodata: rawNodata(nodata) });
   const out = new Float32Array(raw.length);
   const identity = scale === 1 && offset === 0;
   const hasNodata = nodata !== null && !Number.isNaN(nodata);
@@ -59,24 +37,8 @@ export async function readCog(node: ReadCogNode, dataDir: string, signal: { abor
   const raw = await source.readWindow(node.window, { level: node.level, band: node.band });
   const nodata = node.nodata ?? source.nodata;
   const shape = [node.window.height, node.window.width];
-  if (raw instanceof Uint16Array || raw instanceof Uint8Array) return unconverted(raw, shape, nodata, node.scale, node.offset);
+  if (raw instanceof Uint16Array || raw instanceof Uint8Array) return unconverted(['y', 'x'], shape, { samples: raw, scale: node.scale, offset: node.offset, nodata: rawNodata(nodata) });
   return { dims: ['y', 'x'], shape, data: toFloat(raw, nodata, node.scale, node.offset) };
-}
-
-/** Unsigned samples as an array whose float values are computed when first asked for (see NDArray.raw). */
-function unconverted(samples: Uint16Array | Uint8Array, shape: number[], nodata: number | null, scale: number, offset: number): NDArray {
-  let data: Float32Array | null = null;
-  const array = {
-    dims: ['y', 'x'],
-    shape,
-    get data(): Float32Array {
-      data ??= unsignedToFloat(samples, nodata, scale, offset);
-      return data;
-    },
-  };
-  // Not enumerable: an array derived with `{ ...x, data: other }` must not carry these samples along.
-  Object.defineProperty(array, 'raw', { value: { samples, scale, offset, nodata: nodata === null || Number.isNaN(nodata) ? -1 : nodata }, enumerable: false });
-  return array;
 }
 
 export async function readZarr(node: ReadZarrNode, dataDir: string): Promise<NDArray> {

@@ -1,4 +1,4 @@
-import { broadcastDims, DimensionError, materialize, type NDArray, relabeled, sizeOf, stridesOf } from './nd-array.js';
+import { broadcastDims, DimensionError, type FloatArray, materialize, type NDArray, relabeled, sizeOf, stridesOf, unconverted } from './nd-array.js';
 
 /** Operations that pick, join or rearrange dimensions without computing values. */
 
@@ -137,22 +137,35 @@ export function transpose(x: NDArray, order: string[]): NDArray {
 /**
  * Nearest-neighbour upsampling of the trailing (y, x) plane by an integer factor, then a crop:
  * output pixel (r, c) takes source pixel ((r + offsetY) / factor, (c + offsetX) / factor).
+ * Unconverted samples (a 20 m band on a 10 m grid) stay unconverted: a quarter of the bytes to
+ * move, and the compiled loop that reads them converts anyway.
  */
 export function upsample(x: NDArray, factor: number, offsetY: number, offsetX: number, height: number, width: number): NDArray {
   const rank = x.shape.length;
-  const srcH = x.shape[rank - 2]!;
-  const srcW = x.shape[rank - 1]!;
+  const shape = [...x.shape.slice(0, rank - 2), height, width];
   const planes = sizeOf(x.shape.slice(0, rank - 2));
-  const out = x.data instanceof Float64Array ? new Float64Array(planes * height * width) : new Float32Array(planes * height * width);
+  const source = x.raw ? x.raw.samples : x.data;
+  const out = new (source.constructor as new (length: number) => typeof source)(planes * height * width);
+  upsampleInto(source, out, planes, x.shape[rank - 2]!, x.shape[rank - 1]!, factor, offsetY, offsetX, height, width);
+  return x.raw ? unconverted(x.dims, shape, { ...x.raw, samples: out as Uint16Array | Uint8Array }) : { dims: x.dims, shape, data: out as FloatArray };
+}
+
+function upsampleInto(source: ArrayLike<number>, out: Float32Array | Float64Array | Uint16Array | Uint8Array, planes: number, srcH: number, srcW: number, factor: number, offsetY: number, offsetX: number, height: number, width: number): void {
   const colIndex = new Int32Array(width);
   for (let c = 0; c < width; c++) colIndex[c] = Math.min(srcW - 1, Math.floor((c + offsetX) / factor));
   for (let p = 0; p < planes; p++) {
+    let previous = -1;
     for (let r = 0; r < height; r++) {
       const sr = Math.min(srcH - 1, Math.floor((r + offsetY) / factor));
-      const srcRow = p * srcH * srcW + sr * srcW;
       const outRow = (p * height + r) * width;
-      for (let c = 0; c < width; c++) out[outRow + c] = x.data[srcRow + colIndex[c]!]!;
+      // Rows from the same source row are copies of the one before.
+      if (sr === previous) {
+        out.copyWithin(outRow, outRow - width, outRow);
+        continue;
+      }
+      previous = sr;
+      const srcRow = p * srcH * srcW + sr * srcW;
+      for (let c = 0; c < width; c++) out[outRow + c] = source[srcRow + colIndex[c]!]!;
     }
   }
-  return { dims: x.dims, shape: [...x.shape.slice(0, rank - 2), height, width], data: out };
 }
