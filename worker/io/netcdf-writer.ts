@@ -17,12 +17,21 @@
 import { randomBytes } from 'node:crypto';
 import { rm, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import h5wasm, { type Dataset, type File as H5File, type Group } from 'h5wasm/node';
+import type { Dataset, File as H5File, Group } from 'h5wasm/node';
 import { TaskError, describeError } from '../../common/errors.js';
 import type { GeoTransform } from '../../common/raster.js';
 import { cfGridMappingAttributes, isGeographicEpsg, isSupportedEpsg } from './crs-wkt.js';
 
-type H5Module = Awaited<typeof h5wasm.ready>;
+type H5Module = Awaited<(typeof import('h5wasm/node'))['default']['ready']>;
+
+/**
+ * h5wasm, loaded on first use: importing it compiles and instantiates the HDF5 WebAssembly
+ * module, which every process that merely imports the kernels (the worker's main thread, the
+ * API) would otherwise pay for in start-up time and memory.
+ */
+async function loadH5wasm(): Promise<(typeof import('h5wasm/node'))['default']> {
+  return (await import('h5wasm/node')).default;
+}
 
 export type AttributeValue = string | number | number[];
 
@@ -124,6 +133,7 @@ function invalidDocument(message: string): TaskError {
 /** Writes `doc` to `path` atomically (temporary name in the same folder, then rename). */
 export async function writeNetcdf(path: string, doc: NetcdfDocument): Promise<{ bytes: number }> {
   validateDocument(doc);
+  const h5wasm = await loadH5wasm();
   const module = await h5wasm.ready;
   const target = resolve(path);
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
