@@ -28,7 +28,6 @@ export interface CompileOptions {
   catalog: Catalog;
   registry: ProcessRegistry;
   target: JobTarget;
-  fuse?: boolean;
   /** Accept graphs that compute a plain value (synchronous requests answer with it as JSON). */
   allowPlainResult?: boolean;
 }
@@ -46,7 +45,7 @@ export async function compileProcess(process: unknown, options: CompileOptions):
   const warnings: string[] = [];
   const saved: SavedOutput[] = [];
   const evaluator = new GraphEvaluator(options.registry);
-  const { result } = await evaluator.run(graph, { catalog: options.catalog, builder, target: options.target, fuse: options.fuse ?? true, warnings, outputs: saved });
+  const { result } = await evaluator.run(graph, { catalog: options.catalog, builder, target: options.target, warnings, outputs: saved });
   if (saved.length === 0 && options.allowPlainResult && isPlainJson(result)) {
     return { tasks: [], outputs: [], saved, warnings, tasksByOp: {}, plainResult: result };
   }

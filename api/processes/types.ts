@@ -39,8 +39,6 @@ export interface EvaluationContext {
   catalog: Catalog;
   builder: DagBuilder;
   target: JobTarget;
-  /** Fuse element-wise chains into one task per chunk (off only to measure what fusion saves). */
-  fuse: boolean;
   /** Notes for the job log (e.g. a parameter ignored). */
   warnings: string[];
   /** Calls a callback (a child process graph) with its parameters bound. */

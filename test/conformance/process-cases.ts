@@ -273,7 +273,7 @@ export function inProcessExecutor(registry: ProcessRegistry, options: { datacube
     }
     const graph: ProcessGraph = { p: { process_id: process, arguments: literal, result: true } };
     const builder = new DagBuilder();
-    const context = { catalog, builder, target: { jobId: 'conformance', outputDir: 'conformance' }, fuse: true, warnings: [], outputs: [] };
+    const context = { catalog, builder, target: { jobId: 'conformance', outputDir: 'conformance' }, warnings: [], outputs: [] };
     return { value: (await evaluator.run(graph, context, parameters)).result, builder };
   };
   executor.datacubes = options.datacubes ?? true;

@@ -75,7 +75,7 @@ interface Computed {
 
 async function compute(graph: ProcessGraph, cubes: Record<string, LazyCube>): Promise<Computed> {
   const builder = new DagBuilder();
-  const context = { catalog, builder, target: { jobId: 'cube-chunking', outputDir: 'cube-chunking' }, fuse: true, warnings: [], outputs: [] };
+  const context = { catalog, builder, target: { jobId: 'cube-chunking', outputDir: 'cube-chunking' }, warnings: [], outputs: [] };
   const parameters: Record<string, Value> = Object.fromEntries(Object.entries(cubes).map(([name, cube]) => [name, new CubeValue(cube)]));
   const { result } = await evaluator.run(graph, context, parameters);
   if (!(result instanceof CubeValue)) throw new Error('the graph gives no data cube');
@@ -255,7 +255,7 @@ describe('zonal statistics', () => {
     const results = [];
     for (const cube of [literalCube(source), literalCube(source, MANY)]) {
       const builder = new DagBuilder();
-      const { result } = await evaluator.run(graph, { catalog, builder, target: { jobId: 'zonal', outputDir: 'zonal' }, fuse: true, warnings: [], outputs: [] }, { data: new CubeValue(cube) });
+      const { result } = await evaluator.run(graph, { catalog, builder, target: { jobId: 'zonal', outputDir: 'zonal' }, warnings: [], outputs: [] }, { data: new CubeValue(cube) });
       results.push({ ...(await collectVectorCube((result as VectorCubeValue).cube, builder)), tasks: builder.size });
     }
     const [whole, tiled] = results as [(typeof results)[0], (typeof results)[0]];

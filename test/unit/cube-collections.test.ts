@@ -40,7 +40,7 @@ afterAll(async () => {
 async function run(graph: ProcessGraph): Promise<{ value: unknown; builder: DagBuilder; warnings: string[] }> {
   const builder = new DagBuilder();
   const warnings: string[] = [];
-  const { result } = await evaluator.run(graph, { catalog, builder, target: { jobId: 'collections', outputDir: 'collections' }, fuse: true, warnings, outputs: [] });
+  const { result } = await evaluator.run(graph, { catalog, builder, target: { jobId: 'collections', outputDir: 'collections' }, warnings, outputs: [] });
   return { value: result, builder, warnings };
 }
 

@@ -21,7 +21,6 @@ const context = {
   catalog: new Catalog(join(tmpdir(), 'ir-test-without-collections')),
   builder: new DagBuilder(),
   target: { jobId: 'ir', outputDir: 'ir' },
-  fuse: true,
   warnings: [],
   outputs: [],
 };
