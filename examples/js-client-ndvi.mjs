@@ -6,6 +6,7 @@
 //
 // The embedded default (`npm start`) accepts user "demo", password "demo".
 import { OpenEO } from '@openeo/js-client';
+import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 /** Seconds between status checks while the job runs. */
@@ -41,6 +42,8 @@ export async function runBatchJob(connection, process, { title, outDir, onStatus
     const logs = await job.debugJob().nextLogs();
     throw new Error(`job ${job.id} ended ${info.status}: ${logs.map((l) => l.message).join('; ')}`);
   }
+  // The client writes into the folder but does not create it.
+  await mkdir(outDir, { recursive: true });
   const files = await job.downloadResults(outDir);
   return { job: info, files: files ?? [] };
 }
