@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import FileSystemStore from '@zarrita/storage/fs';
 import * as zarr from 'zarrita';
+import { forEachLimited } from '../common/bounded.js';
 import { TaskError } from '../common/errors.js';
 import { registerZarrCodecs } from '../worker/io/zarr-codecs.js';
 
@@ -415,11 +416,7 @@ function boundedQueue(limit: number): { add(fn: () => Promise<void>): void; onId
       tasks.push(fn);
     },
     onIdle: async () => {
-      let next = 0;
-      const lane = async (): Promise<void> => {
-        while (next < tasks.length) await tasks[next++]!();
-      };
-      await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, lane));
+      await forEachLimited(tasks, limit, (task) => task());
       return [];
     },
   };

@@ -207,18 +207,14 @@ function readAsset(asset: CogAsset, tile: GeoTransform, width: number, height: n
   const xEnd = Math.floor((shiftX + width - 1) / factor) + 1;
   const yEnd = Math.floor((shiftY + height - 1) / factor) + 1;
   if (xEnd <= 0 || yEnd <= 0 || x >= asset.shape[1] || y >= asset.shape[0]) return null;
-  const read: ReadCogNode = {
-    op: 'read_cog',
-    href: asset.href,
-    level: 0,
-    window: { x, y, width: xEnd - x, height: yEnd - y },
-    band: 0,
-    scale: asset.scale,
-    offset: asset.offset,
-    nodata: asset.nodata,
-  };
+  const read = readWindow(asset, { x, y, width: xEnd - x, height: yEnd - y });
   if (factor === 1) return read;
   return { op: 'upsample', factor, offsetX: shiftX - x * factor, offsetY: shiftY - y * factor, height, width, x: read };
+}
+
+/** A full-resolution read of `window` of an asset's first band, with its scaling and no-data. */
+function readWindow(asset: CogAsset, window: ReadCogNode['window']): ReadCogNode {
+  return { op: 'read_cog', href: asset.href, level: 0, window, band: 0, scale: asset.scale, offset: asset.offset, nodata: asset.nodata };
 }
 
 /** [west, south, east, north] of an asset in its own CRS. */
@@ -252,16 +248,7 @@ function readAssetReprojected(asset: CogAsset, assetEpsg: number, tile: { epsg: 
   const y = Math.max(0, Math.floor((n - ay0) / ady) - REPROJECTION_MARGIN_PX);
   const yEnd = Math.min(asset.shape[0], Math.ceil((s - ay0) / ady) + REPROJECTION_MARGIN_PX);
   if (xEnd <= x || yEnd <= y) return null;
-  const read: ReadCogNode = {
-    op: 'read_cog',
-    href: asset.href,
-    level: 0,
-    window: { x, y, width: xEnd - x, height: yEnd - y },
-    band: 0,
-    scale: asset.scale,
-    offset: asset.offset,
-    nodata: asset.nodata,
-  };
+  const read = readWindow(asset, { x, y, width: xEnd - x, height: yEnd - y });
   return {
     op: 'warp',
     source: { epsg: assetEpsg, transform: [ax0 + x * adx, adx, 0, ay0 + y * ady, 0, ady] },

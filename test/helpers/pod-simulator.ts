@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHealth, OVERALL_HEALTH } from '../../common/grpc-health.js';
 import { containerCommand, containerEnv, containerPort, find, isProjectContainer, type K8sObject, serviceBackends } from './kustomize.js';
-import { requireBinary, tempDir } from './processes.js';
+import { collectLogs, requireBinary, tempDir } from './processes.js';
 
 /**
  * Runs the pods of rendered manifests as local processes, the way a kubelet would start them:
@@ -221,37 +221,9 @@ export class PodSimulator {
   }
 
   private watch(name: string, ip: string, workload: K8sObject, container: any, env: Record<string, string>, child: ChildProcess): SimulatedPod {
-    const logs: Record<string, unknown>[] = [];
-    const waiters: { predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
-    let buffer = '';
-    const onData = (data: Buffer): void => {
-      buffer += data.toString();
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const text = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        let line: Record<string, unknown>;
-        try {
-          line = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          line = { msg: text };
-        }
-        logs.push(line);
-        if (process.env.TEST_VERBOSE) console.error(`[${name}]`, text);
-        for (const waiter of [...waiters]) {
-          if (waiter.predicate(line)) {
-            waiters.splice(waiters.indexOf(waiter), 1);
-            waiter.resolve(line);
-          }
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { logs, exited, lastLines, waitForLog } = collectLogs(name, child);
     const running = (): boolean => child.exitCode === null && child.signalCode === null;
     const nsenter = this.nsenter;
-    const lastLines = (): string => logs.slice(-10).map((l) => JSON.stringify(l)).join('\n');
 
     // The container's main process: unshare's child, PID 1 in the new namespace.
     const pid = async (): Promise<number> => {
@@ -282,27 +254,6 @@ export class PodSimulator {
         }
       }
       throw new Error(`${name}: ${kind} of this kind is not simulated`);
-    };
-
-    const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> => {
-      const found = logs.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name}: no matching log line within ${timeoutMs} ms; last lines:\n${lastLines()}`)), timeoutMs);
-        const waiter = {
-          predicate,
-          resolve: (line: Record<string, unknown>) => {
-            clearTimeout(timer);
-            resolve(line);
-          },
-        };
-        waiters.push(waiter);
-        void exited.then((code) => {
-          if (!waiters.includes(waiter)) return;
-          clearTimeout(timer);
-          reject(new Error(`${name} exited with ${code}; last lines:\n${lastLines()}`));
-        });
-      });
     };
 
     const kill = (): void => {

@@ -35,13 +35,18 @@ export interface RoleProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `node dist/main.js <role>` with `env`; its JSON log lines are collected. */
-export function startRole(role: string, env: Record<string, string>, name = role): RoleProcess {
-  if (!existsSync(MAIN_SCRIPT)) throw new Error(`${MAIN_SCRIPT} is missing: run "npm run build" first (npm test does)`);
-  const child = spawn(process.execPath, [MAIN_SCRIPT, role], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export interface CollectedLogs {
+  /** Every JSON log line the process wrote so far (other lines as `{ msg }`). */
+  logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+  /** The last ten lines, for error messages. */
+  lastLines(): string;
+  /** The first line matching `predicate`, past or future; rejects on timeout or exit. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/** Collects the JSON log lines a child writes on stdout and stderr. */
+export function collectLogs(name: string, child: ChildProcess): CollectedLogs {
   const logs: Record<string, unknown>[] = [];
   const waiters: { predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
   let buffer = '';
@@ -70,16 +75,16 @@ export function startRole(role: string, env: Record<string, string>, name = role
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const lastLines = (): string => logs.slice(-10).map((l) => JSON.stringify(l)).join('\n');
   return {
-    name,
-    child,
     logs,
     exited,
+    lastLines,
     waitForLog(predicate, timeoutMs = 30_000) {
       const found = logs.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolveWait, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name}: no matching log line within ${timeoutMs} ms; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`)), timeoutMs);
+        const timer = setTimeout(() => reject(new Error(`${name}: no matching log line within ${timeoutMs} ms; last lines:\n${lastLines()}`)), timeoutMs);
         const waiter = {
           predicate,
           resolve: (line: Record<string, unknown>) => {
@@ -91,10 +96,27 @@ export function startRole(role: string, env: Record<string, string>, name = role
         void exited.then((code) => {
           if (!waiters.includes(waiter)) return;
           clearTimeout(timer);
-          reject(new Error(`${name} exited with ${code} before the expected log line; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`));
+          reject(new Error(`${name} exited with ${code} before the expected log line; last lines:\n${lastLines()}`));
         });
       });
     },
+  };
+}
+
+/** Starts `node dist/main.js <role>` with `env`; its JSON log lines are collected. */
+export function startRole(role: string, env: Record<string, string>, name = role): RoleProcess {
+  if (!existsSync(MAIN_SCRIPT)) throw new Error(`${MAIN_SCRIPT} is missing: run "npm run build" first (npm test does)`);
+  const child = spawn(process.execPath, [MAIN_SCRIPT, role], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const { logs, exited, waitForLog } = collectLogs(name, child);
+  return {
+    name,
+    child,
+    logs,
+    exited,
+    waitForLog,
     async kill(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -32,6 +32,7 @@ import {
   type GeoTIFFImage,
   type RemoteSourceOptions,
 } from 'geotiff';
+import { forEachLimited } from '../../common/bounded.js';
 import { TaskError, describeError, isTaskError } from '../../common/errors.js';
 import {
   allocate,
@@ -692,24 +693,6 @@ async function openCog(href: string, headers: Record<string, string>): Promise<O
 
 // ---------------------------------------------------------------------------------------------
 // Reading windows
-
-/** Runs `task` over `items`, at most `limit` at once, stopping at the first failure. */
-async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const lane = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await task(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
 
 interface Clip {
   x0: number;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import FileSystemStore from '@zarrita/storage/fs';
 import * as zarr from 'zarrita';
+import { forEachLimited } from '../../common/bounded.js';
 import { TaskError } from '../../common/errors.js';
 import { allocate, type DType, type TypedArray } from '../../common/raster.js';
 import { registerZarrCodecs } from './zarr-codecs.js';
@@ -159,7 +160,7 @@ async function readRegion(
   };
 
   try {
-    await runBounded(chunkCoords, ZARR_READ_CONCURRENCY, readOne);
+    await forEachLimited(chunkCoords, ZARR_READ_CONCURRENCY, readOne);
   } catch (error) {
     throw readFailure(error, where, signal);
   }
@@ -218,23 +219,6 @@ function gridIndices(first: number[], last: number[]): number[][] {
     if (d < 0) return points;
     point[d]!++;
   }
-}
-
-async function runBounded<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const lane = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
 }
 
 /**
