@@ -1,7 +1,9 @@
-import { Catalog, type CogItemsSource } from '../../ingest/catalog.js';
+import { Catalog, type CogAsset, type CogItemsSource } from '../../ingest/catalog.js';
 
 /** Days between the acquisitions of the long series (Sentinel-2's revisit with two satellites). */
 export const LONG_SERIES_STEP_DAYS = 5;
+/** Date i scales red and near-infrared by 1 + i / this (see registerLongSeries). */
+const LONG_SERIES_SCALE_STEPS = 1000;
 
 /**
  * A collection `id` with `dates` acquisitions made by reusing the sample's Sentinel-2 scenes in
@@ -15,7 +17,19 @@ export async function registerLongSeries(dataDir: string, id: string, dates: num
   const start = Date.parse('2019-01-01T10:30:21Z');
   const items = Array.from({ length: dates }, (_, i) => {
     const scene = scenes[i % scenes.length]!;
-    return { ...scene, id: `${scene.id}-long-${i}`, datetime: new Date(start + i * LONG_SERIES_STEP_DAYS * 86_400_000).toISOString() };
+    // Red and near-infrared of each date get a scale of their own: a normalized difference does
+    // not change, but the reads differ, so each date is work of its own (identical reads would be
+    // computed once) and the series really outgrows a worker's memory.
+    const rescaled = (band: string): Record<string, CogAsset> => {
+      const asset = scene.assets[band];
+      return asset ? { [band]: { ...asset, scale: asset.scale * (1 + i / LONG_SERIES_SCALE_STEPS) } } : {};
+    };
+    return {
+      ...scene,
+      id: `${scene.id}-long-${i}`,
+      datetime: new Date(start + i * LONG_SERIES_STEP_DAYS * 86_400_000).toISOString(),
+      assets: { ...scene.assets, ...rescaled('B04'), ...rescaled('B08') },
+    };
   });
   const source: CogItemsSource = { kind: 'cog-items', bands: sample.source.bands, items };
   await catalog.put({ id, stac: { ...sample.stac, id, title: `${dates}-date series for tests`, 'openeo:sample_data': true }, source });

@@ -53,6 +53,12 @@ describe('resilience: lost, stopped and retiring workers, cancel, bounded memory
     expect(differing).toBe(0);
   }
 
+  /** Waits until the job runs with at least `progress` %; fails, rather than waits, if it ends first. */
+  async function waitMidJob(id: string, progress: number): Promise<void> {
+    const job = await client.waitFor(id, (j) => (j.status === 'running' && j.progress >= progress) || ['finished', 'error', 'canceled'].includes(j.status));
+    expect(job.status, `the job ended before it reached ${progress} %, so nothing could disturb it`).toBe('running');
+  }
+
   async function startJob(): Promise<string> {
     const id = await client.create(ndviCompositeGraph('S2_LONG'));
     await client.start(id);
@@ -109,7 +115,7 @@ describe('resilience: lost, stopped and retiring workers, cancel, bounded memory
 
   it('finishes with identical output when a worker is SIGKILLed mid-job', async () => {
     const id = await startJob();
-    await client.waitFor(id, (j) => j.status === 'running' && j.progress >= 15);
+    await waitMidJob(id, 15);
     const victim = [...workers.values()][0]!;
     await victim.kill('SIGKILL');
     workers.delete(victim.name);
@@ -121,7 +127,7 @@ describe('resilience: lost, stopped and retiring workers, cancel, bounded memory
   it('finishes with identical output when two workers are killed in turn', async () => {
     await addWorker();
     const id = await startJob();
-    await client.waitFor(id, (j) => j.status === 'running' && j.progress >= 10);
+    await waitMidJob(id, 10);
     const [first, second] = [...workers.values()];
     await first!.kill('SIGKILL');
     workers.delete(first!.name);
@@ -134,7 +140,7 @@ describe('resilience: lost, stopped and retiring workers, cancel, bounded memory
   it('drops a worker that stops answering (SIGSTOP) and redoes its work', async () => {
     await addWorker();
     const id = await startJob();
-    await client.waitFor(id, (j) => j.status === 'running' && j.progress >= 15);
+    await waitMidJob(id, 15);
     const stopped = [...workers.values()][0]!;
     stopped.child.kill('SIGSTOP');
     expectIdentical(await runToEnd(id));
@@ -147,7 +153,7 @@ describe('resilience: lost, stopped and retiring workers, cancel, bounded memory
   it('cancel stops the work on every worker within a second; a restart works', async () => {
     while (workers.size < 3) await addWorker();
     const id = await startJob();
-    await client.waitFor(id, (j) => j.status === 'running' && j.progress >= 10);
+    await waitMidJob(id, 10);
     const canceledAt = Date.now();
     await client.cancel(id);
     let idleAfter = Infinity;
@@ -168,7 +174,7 @@ describe('resilience: lost, stopped and retiring workers, cancel, bounded memory
 
   it('a job restarted right after a cancel runs to the end (the canceled tasks do not swallow the new ones)', async () => {
     const id = await startJob();
-    await client.waitFor(id, (j) => j.status === 'running' && j.progress >= 10);
+    await waitMidJob(id, 10);
     await client.cancel(id);
     await client.start(id);
     expectIdentical(await runToEnd(id));
@@ -176,7 +182,7 @@ describe('resilience: lost, stopped and retiring workers, cancel, bounded memory
 
   it('a worker that gets SIGTERM retires gracefully: it exits 0 and no work is lost', async () => {
     const id = await startJob();
-    await client.waitFor(id, (j) => j.status === 'running' && j.progress >= 15);
+    await waitMidJob(id, 15);
     const leaving = [...workers.values()][0]!;
     await leaving.kill('SIGTERM');
     expect(await leaving.exited).toBe(0);
