@@ -7,7 +7,7 @@ import { type CompiledTask, DagBuilder } from './dag-builder.js';
 import { GraphEvaluator } from './evaluate.js';
 import { translateLegacyGraph } from './legacy-graphs.js';
 import type { ProcessGraph } from './process-graph.js';
-import { lowerGtiff, lowerJsonVector } from './save.js';
+import { lowerGtiff, lowerJsonVector, resultBase } from './save.js';
 import { isCube, isVectorCube, type Value } from './values.js';
 
 export interface CompiledJob {
@@ -51,7 +51,7 @@ export async function compileProcess(process: unknown, options: CompileOptions):
   }
   if (saved.length === 0 && isVectorCube(result)) {
     warnings.push('the process graph has no save_result; the zonal statistics are saved as JSON');
-    saved.push({ format: 'JSON', taskKeys: lowerJsonVector(result.cube, builder, options.target.outputDir), grid: null, timeRange: null });
+    saved.push({ format: 'JSON', taskKeys: lowerJsonVector(result.cube, builder, resultBase(options.target.outputDir, 0)), grid: null, timeRange: null });
   }
   if (saved.length === 0) {
     if (!isCube(result)) throw new OpenEOError('ProcessGraphInvalid', 'the process graph saves nothing: end it with save_result');
@@ -59,7 +59,7 @@ export async function compileProcess(process: unknown, options: CompileOptions):
     const times = temporalDim(result.cube)?.labels ?? null;
     saved.push({
       format: 'GTiff',
-      taskKeys: lowerGtiff(result.cube, builder, options.target.outputDir, { deflateLevel: null }),
+      taskKeys: lowerGtiff(result.cube, builder, resultBase(options.target.outputDir, 0), { deflateLevel: null }),
       grid: { ...result.cube.grid, transform: [...result.cube.grid.transform] },
       timeRange: times && times.length > 0 ? [times[0]!, times[times.length - 1]!] : null,
     });

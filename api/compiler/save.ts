@@ -21,6 +21,17 @@ export const OUTPUT_TILE_SIZE = 512;
 export const DEFAULT_ZARR_CHUNK_SIZE = 512;
 
 /**
+ * Where the files of the `index`-th save_result of a graph go, without extension: `result`,
+ * then `result-2`, `result-3`…, so that a graph saving two cubes gets two sets of files.
+ */
+export function resultBase(outputDir: string, index: number): string {
+  return join(outputDir, index === 0 ? 'result' : `result-${index + 1}`);
+}
+
+/** What a COG tile task holds once done: a short report (its encoded bytes are in a part file). */
+const COG_TILE_REPORT_BYTES = 512;
+
+/**
  * Most values a JSON result may hold: 1 000 000 (about 10 MB of text). JSON is for small
  * results (statistics, a few pixels, a time series); larger cubes belong in GTiff, netCDF or Zarr.
  */
@@ -191,7 +202,7 @@ function gridOf(cube: LazyCube): { epsg: number; transform: number[]; width: num
  * per band). Each 512² output tile is cut from the chunks under it and compressed by its own
  * task, in parallel across workers; one task per file assembles the tiles and overviews.
  */
-export function lowerGtiff(cube: LazyCube, builder: DagBuilder, outputDir: string, options: GtiffOptions): string[] {
+export function lowerGtiff(cube: LazyCube, builder: DagBuilder, base: string, options: GtiffOptions): string[] {
   const chunks = materialize(cube, builder);
   const { width, height } = cube.grid;
   const tileCols = Math.ceil(width / OUTPUT_TILE_SIZE);
@@ -200,14 +211,15 @@ export function lowerGtiff(cube: LazyCube, builder: DagBuilder, outputDir: strin
   const encoding = options.deflateLevel === null ? {} : { level: options.deflateLevel };
   const sinks: string[] = [];
   for (const plane of planes(cube)) {
+    const path = `${base}${plane.suffix}.tif`;
     const tileKeys = blocks(cube, OUTPUT_TILE_SIZE).map((window) => {
       const { inputs, parts } = partsUnder(cube, chunks, plane, window);
-      return builder.add('save.cog_tile', { window, tileSize: OUTPUT_TILE_SIZE, parts, overviews, encoding }, inputs, OUTPUT_TILE_SIZE * OUTPUT_TILE_SIZE);
+      return builder.add('save.cog_tile', { path, window, tileSize: OUTPUT_TILE_SIZE, parts, overviews, encoding }, inputs, COG_TILE_REPORT_BYTES);
     });
     const sink = builder.add(
       'save.cog',
       {
-        path: join(outputDir, `result${plane.suffix}.tif`),
+        path,
         layout: { width, height, dtype: 'float32', tileSize: OUTPUT_TILE_SIZE, transform: cube.grid.transform, epsg: cube.grid.epsg, nodata: null },
         tileCols,
         tileRows,
@@ -236,12 +248,12 @@ function onlyTimeAndBands(cube: LazyCube, format: string): void {
  * NetCDF output: one CF NetCDF-4 file with a variable per band (or `data`), dimensions
  * (time,) y, x. One task gathers the chunks and writes the file.
  */
-export function lowerNetcdf(cube: LazyCube, builder: DagBuilder, outputDir: string, options: NetcdfOptions): string[] {
+export function lowerNetcdf(cube: LazyCube, builder: DagBuilder, base: string, options: NetcdfOptions): string[] {
   onlyTimeAndBands(cube, 'netCDF');
   const chunks = materialize(cube, builder);
   const { inputs, parts } = allChunks(cube, chunks);
   const dims = nonSpatialDims(cube).map((d) => ({ name: d.name, type: d.type, labels: d.labels }));
-  const sink = builder.add('save.netcdf', { path: join(outputDir, 'result.nc'), grid: gridOf(cube), dims, parts, deflateLevel: options.deflateLevel }, inputs, 1024);
+  const sink = builder.add('save.netcdf', { path: `${base}.nc`, grid: gridOf(cube), dims, parts, deflateLevel: options.deflateLevel }, inputs, 1024);
   builder.markOutput(sink);
   return [sink];
 }
@@ -257,7 +269,7 @@ function arrayName(label: string): string {
  * one date and `chunkSize`² pixels. Each chunk is cut and encoded by its own task; one task
  * assembles the store.
  */
-export function lowerZarr(cube: LazyCube, builder: DagBuilder, outputDir: string, options: ZarrOptions): string[] {
+export function lowerZarr(cube: LazyCube, builder: DagBuilder, base: string, options: ZarrOptions): string[] {
   onlyTimeAndBands(cube, 'Zarr');
   const chunks = materialize(cube, builder);
   const dims = nonSpatialDims(cube);
@@ -280,7 +292,7 @@ export function lowerZarr(cube: LazyCube, builder: DagBuilder, outputDir: string
   }
   const sink = builder.add(
     'save.zarr',
-    { path: join(outputDir, 'result.zarr.zip'), grid: gridOf(cube), times: time ? [...time.labels] : null, arrays: names, chunkSize: options.chunkSize, deflateLevel: options.deflateLevel },
+    { path: `${base}.zarr.zip`, grid: gridOf(cube), times: time ? [...time.labels] : null, arrays: names, chunkSize: options.chunkSize, deflateLevel: options.deflateLevel },
     chunkKeys,
     1024,
   );
@@ -300,7 +312,7 @@ export function quicklookGrid(grid: { epsg: number; transform: number[]; width: 
  * pixels on its longer side. Each chunk is sampled down by its own task; one task per image
  * colours and encodes it.
  */
-export function lowerPng(cube: LazyCube, builder: DagBuilder, outputDir: string, options: PngOptions): string[] {
+export function lowerPng(cube: LazyCube, builder: DagBuilder, base: string, options: PngOptions): string[] {
   const chunks = materialize(cube, builder);
   const { step, grid } = quicklookGrid(gridOf(cube), options.maxSize);
   const ntx = tileCount(cube.grid.width, cube.layout.tileWidth, cube.layout.offsetX);
@@ -318,7 +330,7 @@ export function lowerPng(cube: LazyCube, builder: DagBuilder, outputDir: string,
       }
     }
     const label = plane.labels.length > 0 ? plane.labels.map(String).join(' ') : 'data';
-    const sink = builder.add('save.png', { path: join(outputDir, `result${plane.suffix}.png`), grid, colormap: options.colormap, range: options.range, label }, samples, grid.width * grid.height * 4);
+    const sink = builder.add('save.png', { path: `${base}${plane.suffix}.png`, grid, colormap: options.colormap, range: options.range, label }, samples, grid.width * grid.height * 4);
     builder.markOutput(sink);
     sinks.push(sink);
   }
@@ -334,7 +346,7 @@ export function cubeValues(cube: LazyCube): number {
  * JSON output of a cube: one task gathers it and writes labelled nested arrays. Only for small
  * cubes (MAX_JSON_VALUES): anything larger is refused before it runs.
  */
-export function lowerJsonCube(cube: LazyCube, builder: DagBuilder, outputDir: string): string[] {
+export function lowerJsonCube(cube: LazyCube, builder: DagBuilder, base: string): string[] {
   const values = cubeValues(cube);
   if (values > MAX_JSON_VALUES) {
     throw new OpenEOError(
@@ -345,7 +357,7 @@ export function lowerJsonCube(cube: LazyCube, builder: DagBuilder, outputDir: st
   const chunks = materialize(cube, builder);
   const { inputs, parts } = allChunks(cube, chunks);
   const dims = nonSpatialDims(cube).map((d) => ({ name: d.name, type: d.type, labels: d.labels }));
-  const sink = builder.add('save.json', { path: join(outputDir, 'result.json'), grid: gridOf(cube), dims, parts }, inputs, values * 4);
+  const sink = builder.add('save.json', { path: `${base}.json`, grid: gridOf(cube), dims, parts }, inputs, values * 4);
   builder.markOutput(sink);
   return [sink];
 }
@@ -357,8 +369,8 @@ export function lowerJsonCube(cube: LazyCube, builder: DagBuilder, outputDir: st
  * partial sums combined in a tree as reduce_dimension does over time; the JSON writer would then
  * take that reduction's result as its input instead of a literal.
  */
-export function lowerJsonValue(value: unknown, builder: DagBuilder, outputDir: string): string[] {
-  const sink = builder.add('save.json', { path: join(outputDir, 'result.json'), value }, [], 1024);
+export function lowerJsonValue(value: unknown, builder: DagBuilder, base: string): string[] {
+  const sink = builder.add('save.json', { path: `${base}.json`, value }, [], 1024);
   builder.markOutput(sink);
   return [sink];
 }
@@ -370,11 +382,11 @@ const JSON_BYTES_PER_VECTOR_VALUE = 48;
  * JSON output of zonal statistics (a vector cube): the task computing all values, when its
  * program is not already one, and the writer of the nested document.
  */
-export function lowerJsonVector(cube: VectorCube, builder: DagBuilder, outputDir: string): string[] {
+export function lowerJsonVector(cube: VectorCube, builder: DagBuilder, base: string): string[] {
   const values = cube.dims.reduce((n, d) => n * d.labels.length, 1);
   const { node, inputs } = cube.program;
   const valuesKey = node.op === 'input' && node.index === 0 && inputs.length === 1 ? inputs[0]! : builder.add('cube.eval', { program: node, geo: null, labels: null }, inputs, values * 8);
-  const sink = builder.add('save.json', { path: join(outputDir, 'result.json'), vector: { statistic: cube.statistic, dims: cube.dims, geometries: cube.geometries } }, [valuesKey], values * JSON_BYTES_PER_VECTOR_VALUE);
+  const sink = builder.add('save.json', { path: `${base}.json`, vector: { statistic: cube.statistic, dims: cube.dims, geometries: cube.geometries } }, [valuesKey], values * JSON_BYTES_PER_VECTOR_VALUE);
   builder.markOutput(sink);
   return [sink];
 }

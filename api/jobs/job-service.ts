@@ -16,7 +16,7 @@ import type { JobEventSource } from './job-event-source.js';
 import { conciseMessage } from './job-log.js';
 import { ACTIVE_STATUSES, LOG_LEVEL_ORDER, type JobRecord, type LogEntry, type ResultFile } from './job-record.js';
 import type { JobStore } from './job-store.js';
-import { resultsDir, writtenFiles } from './result-files.js';
+import { removeUnpublished, resultsDir, writtenFiles } from './result-files.js';
 import { type SchedulerConnection, SchedulerUnavailableError } from './scheduler-client.js';
 
 /**
@@ -405,6 +405,7 @@ export class JobService {
     }
     // The run is over: nothing is left to repeat itself.
     this.lastLogged.delete(jobId);
+    await removeUnpublished(this.deps.dataDir, jobId, run).catch((error: unknown) => this.deps.logger.warn({ err: error, jobId }, 'removing the unpublished files of a run failed'));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path/posix';
 import type { ResultFile } from './job-record.js';
 
@@ -41,4 +41,20 @@ export async function writtenFiles(dataDir: string, jobId: string, run: number):
     }
   }
   return files;
+}
+
+/**
+ * Removes what writers keep hidden in a run's folder while they work (a file's tile parts, a
+ * temporary file of a writer whose worker was lost) once the run is over: nothing will publish
+ * them any more, and tile parts take as much room as the files themselves.
+ */
+export async function removeUnpublished(dataDir: string, jobId: string, run: number): Promise<void> {
+  const dir = join(dataDir, resultsDir(jobId, run));
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(names.filter((name) => name.startsWith('.')).map((name) => rm(join(dir, name), { recursive: true, force: true })));
 }

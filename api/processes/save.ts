@@ -1,6 +1,6 @@
 import { OpenEOError } from '../../common/errors.js';
 import { temporalDim } from '../compiler/cube.js';
-import { DEFAULT_QUICKLOOK_SIZE, DEFAULT_ZARR_CHUNK_SIZE, lowerGtiff, lowerJsonCube, lowerJsonValue, lowerJsonVector, lowerNetcdf, lowerPng, lowerZarr, MAX_JSON_VALUES } from '../compiler/save.js';
+import { DEFAULT_QUICKLOOK_SIZE, DEFAULT_ZARR_CHUNK_SIZE, lowerGtiff, lowerJsonCube, lowerJsonValue, lowerJsonVector, lowerNetcdf, lowerPng, lowerZarr, MAX_JSON_VALUES, resultBase } from '../compiler/save.js';
 import { describeValue, isCallbackValue, isCube, isSymbolic, isVectorCube, type Value } from '../compiler/values.js';
 import { invalid, objectArg, stringArg } from './arguments.js';
 import { definition, param } from './scalar.js';
@@ -140,38 +140,38 @@ export const SAVE_PROCESSES: ProcessImplementation[] = [
       const format = resolveFormat(stringArg('save_result', args, 'format'));
       const options = formatOptions(format, objectArg('save_result', args, 'options') ?? {});
       const { builder } = context;
-      const outputDir = context.target.outputDir;
+      const base = resultBase(context.target.outputDir, context.outputs.length);
       if (isVectorCube(data)) {
         if (format !== 'JSON') throw invalid('save_result', 'data', `is zonal statistics (a vector cube: one value per geometry), which save as JSON, not ${format}`);
-        context.outputs.push({ format, taskKeys: lowerJsonVector(data.cube, builder, outputDir), grid: null, timeRange: null });
+        context.outputs.push({ format, taskKeys: lowerJsonVector(data.cube, builder, base), grid: null, timeRange: null });
         return true;
       }
       if (!isCube(data)) {
         // Only JSON holds a value that is not a cube: a number or array computed from literals.
         if (format !== 'JSON' || !isPlainValue(data)) throw invalid('save_result', 'data', `must be a data cube${format === 'JSON' ? ' or a plain value' : ' (only JSON saves plain values)'}, got ${describeValue(data)}`);
-        context.outputs.push({ format, taskKeys: lowerJsonValue(data, builder, outputDir), grid: null, timeRange: null });
+        context.outputs.push({ format, taskKeys: lowerJsonValue(data, builder, base), grid: null, timeRange: null });
         return true;
       }
       const cube = data.cube;
       let taskKeys: string[];
       switch (format) {
         case 'GTiff':
-          taskKeys = lowerGtiff(cube, builder, outputDir, { deflateLevel: options.deflate_level as number | null });
+          taskKeys = lowerGtiff(cube, builder, base, { deflateLevel: options.deflate_level as number | null });
           break;
         case 'netCDF':
-          taskKeys = lowerNetcdf(cube, builder, outputDir, { deflateLevel: options.deflate_level as number });
+          taskKeys = lowerNetcdf(cube, builder, base, { deflateLevel: options.deflate_level as number });
           break;
         case 'Zarr':
-          taskKeys = lowerZarr(cube, builder, outputDir, { deflateLevel: options.deflate_level as number, chunkSize: options.chunk_size as number });
+          taskKeys = lowerZarr(cube, builder, base, { deflateLevel: options.deflate_level as number, chunkSize: options.chunk_size as number });
           break;
         case 'JSON':
-          taskKeys = lowerJsonCube(cube, builder, outputDir);
+          taskKeys = lowerJsonCube(cube, builder, base);
           break;
         case 'PNG': {
           const [min, max] = [options.min as number | null, options.max as number | null];
           if ((min === null) !== (max === null)) throw invalid('save_result', 'options', 'PNG takes both "min" and "max" or neither');
           if (min !== null && max !== null && !(max > min)) throw invalid('save_result', 'options', `PNG "max" (${max}) must be greater than "min" (${min})`);
-          taskKeys = lowerPng(cube, builder, outputDir, { colormap: options.colormap as string, range: min === null ? null : [min, max!], maxSize: options.max_size as number });
+          taskKeys = lowerPng(cube, builder, base, { colormap: options.colormap as string, range: min === null ? null : [min, max!], maxSize: options.max_size as number });
           break;
         }
       }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { compileProcess } from '../../api/compiler/compile.js';
@@ -84,6 +84,21 @@ describeWithShared('NDVI composites on the GDAL fixtures, compiled and run in-pr
     expect(s.raster.transform[3]).toBe(5300040 - 10 * window.row_off);
     expect(s.count).toBe(exact.pixel_count);
     expect(Math.abs(s.sum - exact.ndvi_max.sum) / exact.ndvi_max.sum).toBeLessThan(1e-6);
+  });
+
+  it('a graph saving two composites writes two files, and leaves no tile parts behind', async () => {
+    const process = ndviGraph(null, 'max');
+    const graph = process.process_graph;
+    graph.mean = { process_id: 'reduce_dimension', arguments: { data: { from_node: 'ndvi' }, dimension: 't', reducer: { process_graph: { r: { process_id: 'mean', arguments: { data: { from_parameter: 'data' } }, result: true } } } } };
+    graph.save_mean = { process_id: 'save_result', arguments: { data: { from_node: 'mean' }, format: 'GTiff' } };
+    const compiled = await compileProcess(process, { catalog, registry: defaultProcessRegistry(), target: { jobId: 'two', outputDir: 'out/two' } });
+    await runLocally(compiled.tasks, compiled.outputs, dataDir);
+    expect(readdirSync(join(dataDir, 'out', 'two')).sort()).toEqual(['result-2.tif', 'result.tif']);
+    const [first, second] = [await stats(join(dataDir, 'out', 'two', 'result.tif')), await stats(join(dataDir, 'out', 'two', 'result-2.tif'))];
+    // Graph order decides which save is first; each file holds one of the two composites.
+    const sums = [first.sum, second.sum].sort((a, b) => a - b);
+    const refs = [expected.s2.ndvi.max.sum, expected.s2.ndvi.mean_over_time.sum].sort((a, b) => a - b);
+    sums.forEach((sum, i) => expect(Math.abs(sum - refs[i]!) / refs[i]!).toBeLessThan(1e-6));
   });
 
   it('the fused graph has one task per tile plus output tasks', async () => {
