@@ -581,7 +581,7 @@ describeWithShared('openRaster on the Sentinel-2 fixture COGs', () => {
     });
   }
 
-  it('reads windows straddling tile boundaries exactly as a full read has them', async () => {
+  it('reads windows straddling tile boundaries, and whole tiles, exactly as a full read has them', async () => {
     await withRaster(fixturePath(B04_0501), async (raster) => {
       const full = await raster.readWindow({ x: 0, y: 0, width: raster.width, height: raster.height });
       for (const window of [
@@ -589,6 +589,9 @@ describeWithShared('openRaster on the Sentinel-2 fixture COGs', () => {
         { x: 100, y: 200, width: 998, height: 898 },
         { x: 511, y: 511, width: 2, height: 2 },
         { x: 1020, y: 1000, width: 78, height: 98 },
+        // Whole tiles, which come back as the decoded tiles themselves.
+        { x: 512, y: 0, width: 512, height: 512 },
+        { x: 0, y: 512, width: 512, height: 512 },
       ]) {
         expectSamePixels(await raster.readWindow(window), cut(full, raster.width, window), JSON.stringify(window));
       }

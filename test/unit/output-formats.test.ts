@@ -72,6 +72,18 @@ describe('output blocks cut from cube chunks', () => {
     const window = { x: 3, y: 1, width: 3, height: 2 };
     expect(Array.from(cutWindow([chunk(0, 4), chunk(4, 2)], parts, window))).toEqual([113, 114, 115, 123, 124, 125]);
   });
+
+  it('take the plane of a chunk that is exactly the window as it is, without copying', () => {
+    const data = Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => i);
+    const chunk: ArrayChunk = { kind: 'array', dims: ['bands', 'y', 'x'], shape: [2, 3, 2], data };
+    const window = { x: 10, y: 20, width: 2, height: 3 };
+    const first = cutWindow([chunk], [{ x: 10, y: 20, width: 2, height: 3, t0: 0, t1: 1, select: [0] }], window);
+    expect(first.buffer).toBe(data.buffer);
+    expect(Array.from(first)).toEqual([0, 1, 2, 3, 4, 5]);
+    const second = cutWindow([chunk], [{ x: 10, y: 20, width: 2, height: 3, t0: 0, t1: 1, select: [1] }], window);
+    expect(second.buffer).toBe(data.buffer);
+    expect(Array.from(second)).toEqual([6, 7, 8, 9, 10, 11]);
+  });
 });
 
 describe('ZIP archives', () => {

@@ -8,6 +8,7 @@ import { isSymbolic, SymbolicValue, type Value } from '../../api/compiler/values
 import { defaultProcessRegistry } from '../../api/processes/index.js';
 import { Catalog } from '../../ingest/catalog.js';
 import { evaluate } from '../../worker/ir/evaluate.js';
+import { reduceParts } from '../../worker/ir/reduce.js';
 
 /**
  * A process must give the same answer on pixel values (the IR it emits inside a callback,
@@ -209,5 +210,32 @@ describe('reducers give the same along a dimension as on plain arrays', () => {
     const symbolic = (await run('array_element', { data: SERIES, label: '2020-03-01' }, { series })) as SymbolicValue;
     const values = [1, 2, 3, 4, 5, 6];
     expect(await evaluateIR(symbolic.node, ['t', 'x'], [3, 2], values)).toEqual([5, 6]);
+  });
+});
+
+describe('composites over dates held in separate chunks', () => {
+  /** Date planes of 37 pixels: values, NaN (no data), ±0 and infinities, different per date. */
+  function datePlanes(count: number): Float32Array[] {
+    return Array.from({ length: count }, (_, k) => Float32Array.from({ length: 37 }, (_, i) => ((i + k) % 5 === 0 ? NaN : i === 3 ? (k % 2 ? -Infinity : 0) : Math.fround(Math.sin(i * 1.7 + k * 2.3)))));
+  }
+  function reference(planes: Float32Array[], reducer: 'max' | 'min' | 'sum' | 'mean'): number[] {
+    return Array.from({ length: 37 }, (_, i) => {
+      const valid = planes.map((p) => p[i]!).filter((v) => !Number.isNaN(v));
+      if (valid.length === 0) return NaN;
+      if (reducer === 'max') return Math.max(...valid);
+      if (reducer === 'min') return Math.min(...valid);
+      const sum = valid.reduce((a, b) => a + b, 0);
+      return Math.fround(reducer === 'sum' ? sum : sum / valid.length);
+    });
+  }
+  it.each(['max', 'min', 'sum', 'mean'] as const)('%s of 1 to 9 dates skips no data exactly as over a plain list', (reducer) => {
+    for (let count = 1; count <= 9; count++) {
+      const planes = datePlanes(count);
+      const parts = planes.map((data) => ({ dims: ['t', 'y', 'x'], shape: [1, 1, 37], data }));
+      const out = reduceParts(parts, 't', reducer, true, true, () => {
+        throw new Error('parts of one layout are not joined');
+      });
+      expect(Array.from(out.data), `${reducer} of ${count}`).toEqual(reference(planes, reducer));
+    }
   });
 });

@@ -719,7 +719,6 @@ async function readCogWindow(
     throw new TaskError('internal', `invalid pixel window ${JSON.stringify(window)} for ${cog.href}`);
   }
   signal?.throwIfAborted();
-  const out = allocate(info.dtype, width * height);
   const clip: Clip = {
     x0: Math.max(x, 0),
     y0: Math.max(y, 0),
@@ -727,6 +726,16 @@ async function readCogWindow(
     y1: Math.min(y + height, level.height),
   };
   const covered = clip.x0 === x && clip.y0 === y && clip.x1 === x + width && clip.y1 === y + height;
+  const sample = layout.planar === 2 ? band : 0;
+  const oneTile = covered && width === level.tileWidth && height === level.tileHeight && x % level.tileWidth === 0 && y % level.tileHeight === 0;
+  if (oneTile && (layout.planar === 2 || layout.bands === 1)) {
+    // A window that is one whole tile (windows on the file's own grid) is the decoded tile itself.
+    const reader = await levelReader(cog, level);
+    const [tx, ty] = [x / level.tileWidth, y / level.tileHeight];
+    const tile = await level.image.getTileOrStrip(tx, ty, sample, reader.decoder, signal);
+    return prepareTile(cog, level, reader, tile.data, tx, ty, sample, clip).subarray(0, width * height);
+  }
+  const out = allocate(info.dtype, width * height);
   const fill = info.nodata ?? 0;
   if (!covered && fill !== 0) out.fill(fill);
   if (clip.x0 >= clip.x1 || clip.y0 >= clip.y1) return out;
@@ -736,7 +745,6 @@ async function readCogWindow(
   for (let ty = Math.floor(clip.y0 / level.tileHeight); ty * level.tileHeight < clip.y1; ty++) {
     for (let tx = Math.floor(clip.x0 / level.tileWidth); tx * level.tileWidth < clip.x1; tx++) tiles.push([tx, ty]);
   }
-  const sample = layout.planar === 2 ? band : 0;
   await forEachLimited(tiles, TILE_READ_CONCURRENCY, async ([tx, ty]) => {
     const tile = await level.image.getTileOrStrip(tx, ty, sample, reader.decoder, signal);
     copyTile(cog, level, reader, tile.data, tx, ty, sample, band, window, clip, out);
@@ -758,14 +766,8 @@ function copyTile(
   clip: Clip,
   out: TypedArray,
 ): void {
-  const { dtype, planar, bands } = cog.layout;
-  const elementBytes = bytesPerElement(dtype);
-  const tilesAcross = Math.ceil(level.width / level.tileWidth);
-  const tilesDown = Math.ceil(level.height / level.tileHeight);
-  const tileIndex = sample * tilesAcross * tilesDown + ty * tilesAcross + tx;
-  // Empty tiles (byte count 0) come from geotiff already filled with nodata, in host order.
-  const stored = (reader.byteCounts[tileIndex] ?? 0) > 0;
-  if (stored && reader.tilesLittleEndian !== HOST_IS_LITTLE_ENDIAN && elementBytes > 1) swapWords(data, elementBytes);
+  const { planar, bands } = cog.layout;
+  const samples = prepareTile(cog, level, reader, data, tx, ty, sample, clip);
   const stride = planar === 2 ? 1 : bands;
   const offset = planar === 2 ? 0 : band;
   const left = tx * level.tileWidth;
@@ -775,6 +777,36 @@ function copyTile(
   const row0 = Math.max(clip.y0, top);
   const row1 = Math.min(clip.y1, top + level.tileHeight);
   const count = col1 - col0;
+  for (let row = row0; row < row1; row++) {
+    const source = ((row - top) * level.tileWidth + (col0 - left)) * stride + offset;
+    const target = (row - window.y) * window.width + (col0 - window.x);
+    if (stride === 1) {
+      out.set(samples.subarray(source, source + count), target);
+    } else {
+      for (let i = 0; i < count; i++) out[target + i] = samples[source + i * stride]!;
+    }
+  }
+}
+
+/**
+ * The decoded tile (tx, ty) as samples in host order, with differencing undone over the part
+ * inside `clip` (the rest stays as stored); fails on a tile shorter than that part needs.
+ */
+function prepareTile(cog: OpenCog, level: Level, reader: LevelReader, data: ArrayBufferLike, tx: number, ty: number, sample: number, clip: Clip): TypedArray {
+  const { dtype, planar, bands } = cog.layout;
+  const elementBytes = bytesPerElement(dtype);
+  const tilesAcross = Math.ceil(level.width / level.tileWidth);
+  const tilesDown = Math.ceil(level.height / level.tileHeight);
+  const tileIndex = sample * tilesAcross * tilesDown + ty * tilesAcross + tx;
+  // Empty tiles (byte count 0) come from geotiff already filled with nodata, in host order.
+  const stored = (reader.byteCounts[tileIndex] ?? 0) > 0;
+  if (stored && reader.tilesLittleEndian !== HOST_IS_LITTLE_ENDIAN && elementBytes > 1) swapWords(data, elementBytes);
+  const stride = planar === 2 ? 1 : bands;
+  const left = tx * level.tileWidth;
+  const top = ty * level.tileHeight;
+  const col1 = Math.min(clip.x1, left + level.tileWidth);
+  const row0 = Math.max(clip.y0, top);
+  const row1 = Math.min(clip.y1, top + level.tileHeight);
   const needed = ((row1 - 1 - top) * level.tileWidth + (col1 - left)) * stride;
   const available = Math.floor(data.byteLength / elementBytes);
   if (available < needed) {
@@ -792,16 +824,7 @@ function copyTile(
       prefix: (col1 - left) * stride,
     });
   }
-  const samples = viewAs(dtype, new Uint8Array(data));
-  for (let row = row0; row < row1; row++) {
-    const source = ((row - top) * level.tileWidth + (col0 - left)) * stride + offset;
-    const target = (row - window.y) * window.width + (col0 - window.x);
-    if (stride === 1) {
-      out.set(samples.subarray(source, source + count), target);
-    } else {
-      for (let i = 0; i < count; i++) out[target + i] = samples[source + i * stride]!;
-    }
-  }
+  return viewAs(dtype, new Uint8Array(data));
 }
 
 /** Pixel size of a level, in transform units: the base pixel size times the level's true reduction. */

@@ -2,7 +2,7 @@ import { endianness } from 'node:os';
 import { promisify } from 'node:util';
 import { constants as zlibConstants, deflate, deflateSync, type ZlibOptions } from 'node:zlib';
 import { TaskError } from '../../common/errors.js';
-import { allocate, bytesPerElement, dtypeOf, isFloat, type DType, type TypedArray } from '../../common/raster.js';
+import { allocate, bytesPerElement, dtypeOf, isFloat, viewAs, type DType, type TypedArray } from '../../common/raster.js';
 
 /**
  * Turns raster tiles into the byte blocks of a tiled TIFF: predictor, then deflate. Pure
@@ -93,11 +93,23 @@ export function validateTileEncoding(dtype: DType, encoding: TileEncoding): void
   if (predictor === 3 && !isFloat(dtype)) throw invalid(`predictor 3 is for floating-point samples, not ${dtype}; use 2`);
 }
 
-/** Encodes one tile: `data` holds tileSize*tileSize samples (row-major, already padded); applies the predictor then deflate. */
-export function encodeTile(data: TypedArray, tileSize: number, dtype: DType, encoding: TileEncoding): Uint8Array {
-  const predicted = predictTile(data, tileSize, dtype, encoding);
-  if (encoding.compression === 'none') return predicted;
-  return exactSize(deflateSync(predicted, zlibOptions(encoding, predicted.byteLength)));
+/**
+ * The predictor's output in `encodeTile`, reused from tile to tile of a thread: deflate has
+ * consumed it when the call returns. One buffer per tile would be most of a thread's allocation.
+ */
+let predictorScratch = new ArrayBuffer(0);
+
+/**
+ * Encodes one tile: `data` holds tileSize*tileSize samples (row-major, already padded); applies
+ * the predictor then deflate. `transient`: the caller writes the bytes out before encoding
+ * anything else, so they may stay a view of zlib's larger output buffer instead of a copy.
+ */
+export function encodeTile(data: TypedArray, tileSize: number, dtype: DType, encoding: TileEncoding, options: { transient?: boolean } = {}): Uint8Array {
+  if (encoding.compression === 'none') return predictTile(data, tileSize, dtype, encoding);
+  if (predictorScratch.byteLength < data.byteLength) predictorScratch = new ArrayBuffer(data.byteLength);
+  const predicted = predictTile(data, tileSize, dtype, encoding, predictorScratch);
+  const deflated = deflateSync(predicted, zlibOptions(encoding, predicted.byteLength));
+  return options.transient ? deflated : exactSize(deflated);
 }
 
 const deflateAsync = promisify(deflate);
@@ -125,25 +137,30 @@ function exactSize(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
 }
 
-/** The tile's bytes after the predictor, always a fresh buffer (the input is never modified). */
-function predictTile(data: TypedArray, tileSize: number, dtype: DType, encoding: TileEncoding): Uint8Array {
+/** The tile's bytes after the predictor, in `target` when given or else a fresh buffer (the input is never modified). */
+function predictTile(data: TypedArray, tileSize: number, dtype: DType, encoding: TileEncoding, target?: ArrayBuffer): Uint8Array {
   validateTileEncoding(dtype, encoding);
   if (!Number.isInteger(tileSize) || tileSize <= 0) throw invalid(`tile size must be a positive integer, got ${tileSize}`);
   if (dtypeOf(data) !== dtype) throw invalid(`tile samples are ${dtypeOf(data)}, layout says ${dtype}`);
   if (data.length !== tileSize * tileSize) throw invalid(`a ${tileSize}x${tileSize} tile needs ${tileSize * tileSize} samples, got ${data.length}`);
   switch (encoding.predictor) {
-    case 1:
-      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    case 1: {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      if (!target) return bytes.slice();
+      const out = new Uint8Array(target, 0, data.byteLength);
+      out.set(bytes);
+      return out;
+    }
     case 2:
-      return horizontalDifferencing(data, tileSize);
+      return horizontalDifferencing(data, tileSize, target);
     case 3:
-      return floatingPointDifferencing(data, tileSize);
+      return floatingPointDifferencing(data, tileSize, target);
   }
 }
 
 /** TIFF predictor 2: each sample minus its left neighbour, per row, wrapping in the sample type. */
-function horizontalDifferencing(data: TypedArray, width: number): Uint8Array {
-  const out = allocate(dtypeOf(data), data.length);
+function horizontalDifferencing(data: TypedArray, width: number, target?: ArrayBuffer): Uint8Array {
+  const out = target ? viewAs(dtypeOf(data), new Uint8Array(target, 0, data.byteLength)) : allocate(dtypeOf(data), data.length);
   for (let rowStart = 0; rowStart < data.length; rowStart += width) {
     out[rowStart] = data[rowStart]!;
     // Typed-array stores reduce the difference modulo 2^bits, which is the wrap-around the spec asks for.
@@ -157,11 +174,11 @@ function horizontalDifferencing(data: TypedArray, width: number): Uint8Array {
  * samples are regrouped most significant byte first (row of MSBs, then next bytes, ...), then each
  * byte minus the byte before it across the whole regrouped row.
  */
-function floatingPointDifferencing(data: TypedArray, width: number): Uint8Array {
-  if (data instanceof Float32Array && HOST_LITTLE_ENDIAN && width % 4 === 0) return floatingPointDifferencingFloat32(data, width);
+function floatingPointDifferencing(data: TypedArray, width: number, target?: ArrayBuffer): Uint8Array {
+  if (data instanceof Float32Array && HOST_LITTLE_ENDIAN && width % 4 === 0) return floatingPointDifferencingFloat32(data, width, target);
   const bps = bytesPerElement(dtypeOf(data));
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const out = new Uint8Array(data.byteLength);
+  const out = target ? new Uint8Array(target, 0, data.byteLength) : new Uint8Array(data.byteLength);
   const rowBytes = width * bps;
   // Plane p holds byte `sourceByte(p)` of every sample: the most significant byte first.
   const sourceByte = (plane: number): number => (HOST_LITTLE_ENDIAN ? bps - 1 - plane : plane);
@@ -185,9 +202,9 @@ function floatingPointDifferencing(data: TypedArray, width: number): Uint8Array 
  * The float32 case of predictor 3, four samples at a time: reads each sample once as a word and
  * writes four plane bytes per word store, ~3x faster than the byte loop (2 GB/s against 0.7).
  */
-function floatingPointDifferencingFloat32(data: Float32Array, width: number): Uint8Array {
+function floatingPointDifferencingFloat32(data: Float32Array, width: number, target?: ArrayBuffer): Uint8Array {
   const words = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  const out = new Uint32Array(data.length);
+  const out = target ? new Uint32Array(target, 0, data.length) : new Uint32Array(data.length);
   const quarter = width >>> 2;
   for (let row = 0; row < data.length; row += width) {
     // Word offsets of the four planes of this row; p3 holds byte 3 (the most significant) and comes first.
@@ -211,7 +228,7 @@ function floatingPointDifferencingFloat32(data: Float32Array, width: number): Ui
       prev0 = a3;
     }
   }
-  return new Uint8Array(out.buffer);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Copies a window of a larger raster into a padded tile buffer (fill for the padding). */

@@ -61,7 +61,7 @@ export const saveCogTile: KernelDefinition = {
     const region = cutWindow(arrayInputs(inputs), args.parts, window);
     const encoding = resolveTileEncoding('float32', args.encoding);
     const full = window.width === tileSize && window.height === tileSize;
-    const encoded = encodeTile(full ? region : extractTile(region, window.width, window.height, 0, 0, tileSize, NaN), tileSize, 'float32', encoding);
+    const encoded = encodeTile(full ? region : extractTile(region, window.width, window.height, 0, 0, tileSize, NaN), tileSize, 'float32', encoding, { transient: true });
     const pieces: TileInfo['pieces'] = [];
     const raw: Float32Array[] = [];
     let level = { data: region, width: window.width, height: window.height };
