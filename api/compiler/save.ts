@@ -216,6 +216,7 @@ export function lowerGtiff(cube: LazyCube, builder: DagBuilder, base: string, op
       const { inputs, parts } = partsUnder(cube, chunks, plane, window);
       return builder.add('save.cog_tile', { path, window, tileSize: OUTPUT_TILE_SIZE, parts, overviews, encoding }, inputs, COG_TILE_REPORT_BYTES);
     });
+    const overviewKeys = overviews > 0 ? lowerOverviewTiles(builder, path, tileKeys, tileCols, tileRows, width, height, encoding) : [];
     const sink = builder.add(
       'save.cog',
       {
@@ -224,16 +225,37 @@ export function lowerGtiff(cube: LazyCube, builder: DagBuilder, base: string, op
         tileCols,
         tileRows,
         overviews,
+        overviewTiles: overviewKeys.length,
         encoding,
         band: plane.labels.length > 0 ? plane.labels.map(String).join(' ') : 'data',
       },
-      tileKeys,
+      [...tileKeys, ...overviewKeys],
       1024,
     );
     builder.markOutput(sink);
     sinks.push(sink);
   }
   return sinks;
+}
+
+/**
+ * Tasks for the tiles of a GeoTIFF's first overview, each from the (up to) four full-resolution
+ * tiles under it, row by row. The levels below are small and left to the file's assembly.
+ */
+function lowerOverviewTiles(builder: DagBuilder, path: string, tileKeys: string[], tileCols: number, tileRows: number, width: number, height: number, encoding: Record<string, unknown>): string[] {
+  const [levelWidth, levelHeight] = [Math.floor(width / 2), Math.floor(height / 2)];
+  const keys: string[] = [];
+  for (let row = 0; row * OUTPUT_TILE_SIZE < levelHeight; row++) {
+    for (let col = 0; col * OUTPUT_TILE_SIZE < levelWidth; col++) {
+      const sources: number[] = [];
+      for (let ty = 2 * row; ty < Math.min(2 * row + 2, tileRows); ty++) {
+        for (let tx = 2 * col; tx < Math.min(2 * col + 2, tileCols); tx++) sources.push(ty * tileCols + tx);
+      }
+      const args = { path, tileSize: OUTPUT_TILE_SIZE, tileCols, sources, levelWidth, levelHeight, col, row, encoding };
+      keys.push(builder.add('save.cog_overview_tile', args, sources.map((index) => tileKeys[index]!), COG_TILE_REPORT_BYTES));
+    }
+  }
+  return keys;
 }
 
 /** Refuses dimensions a format has no place for: NetCDF and Zarr results have time and bands. */

@@ -20,6 +20,7 @@ export interface OpCost {
 export const OP_COSTS: Readonly<Record<string, OpCost>> = {
   'cube.eval': { perTaskMs: 15, bytesPerSecond: 40e6 },
   'save.cog_tile': { perTaskMs: 2, bytesPerSecond: 170e6 },
+  'save.cog_overview_tile': { perTaskMs: 2, bytesPerSecond: 170e6 },
   'save.cog': { perTaskMs: 20, bytesPerSecond: 500e6 },
   'save.zarr_chunk': { perTaskMs: 2, bytesPerSecond: 150e6 },
   'save.zarr': { perTaskMs: 20, bytesPerSecond: 500e6 },
@@ -81,7 +82,14 @@ export function sinkBytes(task: CompiledTask): number {
 
 function taskSeconds(task: CompiledTask): number {
   const cost = OP_COSTS[task.op] ?? DEFAULT_OP_COST;
-  return cost.perTaskMs / 1000 + task.estBytes / cost.bytesPerSecond;
+  return cost.perTaskMs / 1000 + workBytes(task) / cost.bytesPerSecond;
+}
+
+/** Bytes a task works through: its output, but for COG tiles (which keep only a report) the tile's pixels. */
+function workBytes(task: CompiledTask): number {
+  if (task.op !== 'save.cog_tile' && task.op !== 'save.cog_overview_tile') return task.estBytes;
+  const tileSize = (task.args as { tileSize: number }).tileSize;
+  return tileSize * tileSize * BYTES_PER_VALUE;
 }
 
 export interface JobEstimate {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { removeUnpublished, resultsDir, writtenFiles } from '../../api/jobs/result-files.js';
@@ -7,7 +7,7 @@ import type { ArrayChunk, Chunk } from '../../common/chunk.js';
 import { TaskError } from '../../common/errors.js';
 import { openRaster } from '../../worker/io/cog-reader.js';
 import type { KernelContext, KernelOutput } from '../../worker/kernels/kernel.js';
-import { type CogFileArgs, type CogTileArgs, saveCog, saveCogTile, tilePartsDir } from '../../worker/kernels/save-cog.js';
+import { type CogFileArgs, type CogOverviewTileArgs, type CogTileArgs, saveCog, saveCogOverviewTile, saveCogTile, tilePartsDir } from '../../worker/kernels/save-cog.js';
 import { requireBinary, tempDir } from '../helpers/processes.js';
 
 const TILE = 512;
@@ -54,6 +54,7 @@ function fileArgs(path: string): CogFileArgs {
     tileCols: Math.ceil(WIDTH / TILE),
     tileRows: Math.ceil(HEIGHT / TILE),
     overviews: 1,
+    overviewTiles: 0,
     encoding: {},
     band: 'data',
   };
@@ -108,6 +109,49 @@ describe('COG tiles written as parts beside their file', () => {
     await saveCog.run(fileArgs(path) as never, second, context(dataDir));
     const read = await (await openRaster(join(dataDir, path))).readWindow({ x: 0, y: 0, width: 2, height: 1 });
     expect(Array.from(read)).toEqual([0, Math.fround(2 * Math.fround(Math.sin(1 / 50)))]);
+  });
+});
+
+describe('first-overview tiles encoded as tasks of their own', () => {
+  it('give the same file as overviews encoded by the assembly, padded edges included', async () => {
+    // 2100 x 1300: 5 x 3 tiles; overviews of 1050 x 650 (3 x 2 tiles, the last ones partial), 525 x 325, 262 x 162.
+    const [width, height, tileCols, tileRows] = [2100, 1300, 5, 3];
+    const values = Float32Array.from({ length: width * height }, (_, i) => ((i % width) + Math.floor(i / width)) % 101 === 0 ? NaN : Math.fround(Math.sin(i / 997) + (i % width) / width));
+    const chunk: ArrayChunk = { kind: 'array', dims: ['y', 'x'], shape: [height, width], data: values };
+    const write = async (dataDir: string, withOverviewTasks: boolean): Promise<string> => {
+      const path = 'out/result.tif';
+      const reports: Chunk[] = [];
+      for (let ty = 0; ty < tileRows; ty++) {
+        for (let tx = 0; tx < tileCols; tx++) {
+          const window = { x: tx * TILE, y: ty * TILE, width: Math.min(TILE, width - tx * TILE), height: Math.min(TILE, height - ty * TILE) };
+          const args: CogTileArgs = { path, window, tileSize: TILE, parts: [{ x: 0, y: 0, width, height, t0: 0, t1: 1, select: [] }], overviews: 3, encoding: {} };
+          reports.push((saveCogTile.run(args as never, [chunk], context(dataDir)) as KernelOutput).chunk);
+        }
+      }
+      const overviewReports: Chunk[] = [];
+      if (withOverviewTasks) {
+        for (let row = 0; row < 2; row++) {
+          for (let col = 0; col < 3; col++) {
+            const sources = [2 * row, 2 * row + 1].filter((ty) => ty < tileRows).flatMap((ty) => [2 * col, 2 * col + 1].filter((tx) => tx < tileCols).map((tx) => ty * tileCols + tx));
+            const args: CogOverviewTileArgs = { path, tileSize: TILE, tileCols, sources, levelWidth: width / 2, levelHeight: height / 2, col, row, encoding: {} };
+            overviewReports.push((saveCogOverviewTile.run(args as never, sources.map((i) => reports[i]!), context(dataDir)) as KernelOutput).chunk);
+          }
+        }
+      }
+      const file: CogFileArgs = { ...fileArgs(path), layout: { ...fileArgs(path).layout, width, height }, tileCols, tileRows, overviews: 3, overviewTiles: overviewReports.length };
+      await saveCog.run(file as never, [...reports, ...overviewReports], context(dataDir));
+      return join(dataDir, path);
+    };
+    const [tasks, assembly] = [await write(tempDir('cog-overview'), true), await write(tempDir('cog-overview'), false)];
+    expect(readFileSync(tasks).equals(readFileSync(assembly))).toBe(true);
+    const raster = await openRaster(tasks);
+    expect(raster.overviews.map((o) => [o.width, o.height])).toEqual([[1050, 650], [525, 325], [262, 162]]);
+    const level1 = await raster.readWindow({ x: 0, y: 0, width: 1050, height: 650 }, { level: 1 });
+    // A pixel of the first overview is the mean of the valid pixels of its 2 x 2 block.
+    for (const [x, y] of [[0, 0], [700, 300], [1049, 649], [255, 256]] as const) {
+      const block = [values[2 * y * width + 2 * x]!, values[2 * y * width + 2 * x + 1]!, values[(2 * y + 1) * width + 2 * x]!, values[(2 * y + 1) * width + 2 * x + 1]!].filter((v) => !Number.isNaN(v));
+      expect(level1[y * 1050 + x]).toBeCloseTo(block.reduce((a, b) => a + b, 0) / block.length, 5);
+    }
   });
 });
 

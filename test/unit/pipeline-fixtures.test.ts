@@ -103,7 +103,8 @@ describeWithShared('NDVI composites on the GDAL fixtures, compiled and run in-pr
 
   it('the fused graph has one task per tile plus output tasks', async () => {
     const compiled = await compileProcess(ndviGraph(null, 'max'), { catalog, registry: defaultProcessRegistry(), target: { jobId: 'count', outputDir: 'out/count' } });
-    // 1098 px = 3 x 3 source tiles of 512 → 9 fused chunk tasks, 9 output tiles, 1 file.
-    expect(compiled.tasksByOp).toEqual({ 'cube.eval': 9, 'save.cog_tile': 9, 'save.cog': 1 });
+    // 1098 px = 3 x 3 source tiles of 512 → 9 fused chunk tasks, 9 output tiles, 2 x 2 tiles of
+    // the first overview (549 px), 1 file.
+    expect(compiled.tasksByOp).toEqual({ 'cube.eval': 9, 'save.cog_tile': 9, 'save.cog_overview_tile': 4, 'save.cog': 1 });
   });
 });

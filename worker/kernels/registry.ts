@@ -1,6 +1,6 @@
 import * as bench from './bench-kernels.js';
 import { cubeEval } from './cube-kernels.js';
-import { saveCog, saveCogTile } from './save-cog.js';
+import { saveCog, saveCogOverviewTile, saveCogTile } from './save-cog.js';
 import { saveJson } from './save-json.js';
 import { saveNetcdf } from './save-netcdf.js';
 import { savePng, savePngSample } from './save-png.js';
@@ -16,6 +16,7 @@ export const KERNELS: Readonly<Record<string, KernelDefinition>> = {
   'bench.spin': bench.spin,
   'cube.eval': cubeEval,
   'save.cog_tile': saveCogTile,
+  'save.cog_overview_tile': saveCogOverviewTile,
   'save.cog': saveCog,
   'save.netcdf': saveNetcdf,
   'save.zarr_chunk': saveZarrChunk,

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { describeError, TaskError } from '../../common/errors.js';
@@ -108,12 +108,118 @@ function writePart(path: string, buffers: Uint8Array[]): void {
   }
 }
 
+/** A rectangle of one level of a file (pixels of that level). */
+interface LevelRegion {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Region `region` of overview level `k` (1 = half resolution) built from the tiles' pieces:
+ * tile (tx, ty) contributes the block at (tx, ty) * tileSize / 2^k. `pieceOf` gives a tile's
+ * level-k piece as floats, or null for a tile outside the region. Pixels no piece covers are NaN.
+ */
+function mosaic(infos: TileInfo[], tileCols: number, tileSize: number, k: number, region: LevelRegion, pieceOf: (index: number, piece: TileInfo['pieces'][number]) => Float32Array): Float32Array {
+  const out = new Float32Array(region.width * region.height).fill(NaN);
+  const step = tileSize >> k;
+  infos.forEach((info, index) => {
+    const piece = info.pieces[k - 1];
+    if (!piece) return;
+    const x0 = (index % tileCols) * step;
+    const y0 = Math.floor(index / tileCols) * step;
+    const left = Math.max(x0, region.x);
+    const right = Math.min(x0 + piece.width, region.x + region.width);
+    const top = Math.max(y0, region.y);
+    const bottom = Math.min(y0 + piece.height, region.y + region.height);
+    if (left >= right || top >= bottom) return;
+    const values = pieceOf(index, piece);
+    for (let y = top; y < bottom; y++) {
+      const from = (y - y0) * piece.width + (left - x0);
+      out.set(values.subarray(from, from + (right - left)), (y - region.y) * region.width + (left - region.x));
+    }
+  });
+  return out;
+}
+
+/** Reads a piece of a part file: only its bytes, into floats. */
+function readPiece(path: string, piece: TileInfo['pieces'][number]): Float32Array {
+  const values = new Float32Array(piece.width * piece.height);
+  const bytes = new Uint8Array(values.buffer);
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      for (let done = 0; done < bytes.byteLength; ) {
+        const read = readSync(fd, bytes, done, bytes.byteLength - done, piece.offset + done);
+        if (read === 0) throw new Error(`the part ends after ${piece.offset + done} bytes`);
+        done += read;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw new TaskError('internal', `cannot read tile ${path}: ${describeError(error)}`, { cause: error, openeoCode: 'StorageFailure' });
+  }
+  return values;
+}
+
+/** What an overview tile task reports (its bytes are in its part file). */
+interface OverviewTileInfo {
+  part: string;
+  encodedLength: number;
+}
+
+export interface CogOverviewTileArgs {
+  path: string;
+  tileSize: number;
+  /** Tiles across the file at full resolution: the inputs are those full-resolution tiles in row-major order. */
+  tileCols: number;
+  /** Full-resolution tiles under this overview tile, in the file's row-major order. */
+  sources: number[];
+  /** Size of level 1. */
+  levelWidth: number;
+  levelHeight: number;
+  col: number;
+  row: number;
+  encoding: Partial<TileEncoding>;
+}
+
+/**
+ * One tile of the first overview, from the half-resolution pieces of the (up to) four tiles
+ * under it: encoded during the job like the full-resolution tiles, so the file's assembly only
+ * has the small levels left to encode.
+ */
+export const saveCogOverviewTile: KernelDefinition = {
+  placement: 'thread',
+  run(args: CogOverviewTileArgs, inputs, context) {
+    const { tileSize, col, row } = args;
+    const infos: TileInfo[] = [];
+    inputs.forEach((chunk, i) => {
+      if (chunk.kind !== 'json') throw new TaskError('internal', `tile ${i} is not a tile report`);
+      infos[args.sources[i]!] = chunk.value as TileInfo;
+    });
+    const region = { x: col * tileSize, y: row * tileSize, width: Math.min(tileSize, args.levelWidth - col * tileSize), height: Math.min(tileSize, args.levelHeight - row * tileSize) };
+    // Sparse: only the sources are set; `forEach` in mosaic skips the holes.
+    const data = mosaic(infos, args.tileCols, tileSize, 1, region, (index, piece) => readPiece(resolveDataPath(context.dataDir, infos[index]!.part), piece));
+    const full = region.width === tileSize && region.height === tileSize;
+    const encoding = resolveTileEncoding('float32', args.encoding);
+    const encoded = encodeTile(full ? data : extractTile(data, region.width, region.height, 0, 0, tileSize, NaN), tileSize, 'float32', encoding, { transient: true });
+    const part = join(tilePartsDir(args.path), `o1-${row}-${col}.part`);
+    writePart(resolveDataPath(context.dataDir, part), [encoded]);
+    const info: OverviewTileInfo = { part, encodedLength: encoded.byteLength };
+    return { chunk: { kind: 'json', value: info } };
+  },
+};
+
 export interface CogFileArgs {
   path: string;
   layout: { width: number; height: number; dtype: 'float32'; tileSize: number; transform: GeoTransform; epsg: number; nodata: number | null };
   tileCols: number;
   tileRows: number;
   overviews: number;
+  /** Tiles of the first overview that come encoded, as inputs after the full-resolution tiles (0: none, the file encodes that level too). */
+  overviewTiles: number;
   encoding: Partial<TileEncoding>;
   /** What the file holds (a band label, or `data`), for its STAC band entry. */
   band: string;
@@ -127,10 +233,12 @@ export interface CogFileArgs {
 export const saveCog: KernelDefinition = {
   placement: 'thread',
   async run(args: CogFileArgs, inputs, context) {
-    const infos = inputs.map((chunk, i) => {
+    const reports = inputs.map((chunk, i) => {
       if (chunk.kind !== 'json') throw new TaskError('internal', `tile ${i} is not a tile report`);
-      return chunk.value as TileInfo;
+      return chunk.value;
     });
+    const infos = reports.slice(0, reports.length - args.overviewTiles) as TileInfo[];
+    const overviewInfos = reports.slice(reports.length - args.overviewTiles) as OverviewTileInfo[];
     const path = resolveDataPath(context.dataDir, args.path);
     const partsDir = resolveDataPath(context.dataDir, tilePartsDir(args.path));
     let statistics = emptyStatistics();
@@ -149,7 +257,7 @@ export const saveCog: KernelDefinition = {
       throw new TaskError('internal', `the tiles of ${args.path} are gone (${tilePartsDir(args.path)}) and the file was not written`);
     }
     const tiles = infos.map((info) => readPart(resolveDataPath(context.dataDir, info.part)));
-    const { layout, tileCols, tileRows } = args;
+    const { layout, tileCols } = args;
     const encoding = resolveTileEncoding('float32', args.encoding);
     const levels: CogLevel[] = [{ width: layout.width, height: layout.height, tiles: tiles.map((data, i) => data.subarray(0, infos[i]!.encodedLength)) }];
     let width = layout.width;
@@ -157,29 +265,21 @@ export const saveCog: KernelDefinition = {
     for (let k = 1; k <= args.overviews; k++) {
       width = Math.floor(width / 2);
       height = Math.floor(height / 2);
-      const mosaic = new Float32Array(width * height).fill(NaN);
-      const step = layout.tileSize >> k;
-      for (let ty = 0; ty < tileRows; ty++) {
-        for (let tx = 0; tx < tileCols; tx++) {
-          const index = ty * tileCols + tx;
-          const piece = infos[index]!.pieces[k - 1];
-          if (!piece) continue;
-          const data = tiles[index]!;
-          // A piece starts wherever the encoded tile ends, not necessarily on a float boundary: copy it out.
-          const values = new Float32Array(data.buffer.slice(data.byteOffset + piece.offset, data.byteOffset + piece.offset + piece.width * piece.height * 4));
-          const x0 = tx * step;
-          const y0 = ty * step;
-          for (let r = 0; r < piece.height && y0 + r < height; r++) {
-            mosaic.set(values.subarray(r * piece.width, r * piece.width + Math.min(piece.width, width - x0)), (y0 + r) * width + x0);
-          }
-        }
+      if (k === 1 && overviewInfos.length > 0) {
+        levels.push({ width, height, tiles: overviewInfos.map((info) => readPart(resolveDataPath(context.dataDir, info.part)).subarray(0, info.encodedLength)) });
+        continue;
       }
+      const level = mosaic(infos, tileCols, layout.tileSize, k, { x: 0, y: 0, width, height }, (index, piece) => {
+        const data = tiles[index]!;
+        // A piece starts wherever the encoded tile ends, not necessarily on a float boundary: copy it out.
+        return new Float32Array(data.buffer.slice(data.byteOffset + piece.offset, data.byteOffset + piece.offset + piece.width * piece.height * 4));
+      });
       if (context.signal.aborted) throw new TaskError('canceled', 'canceled');
       const cols = Math.ceil(width / layout.tileSize);
       const rows = Math.ceil(height / layout.tileSize);
       const encoded: Promise<Uint8Array>[] = [];
       for (let r = 0; r < rows; r++) {
-        for (let c = 0; c < cols; c++) encoded.push(encodeTileAsync(extractTile(mosaic, width, height, c, r, layout.tileSize, NaN), layout.tileSize, 'float32', encoding));
+        for (let c = 0; c < cols; c++) encoded.push(encodeTileAsync(extractTile(level, width, height, c, r, layout.tileSize, NaN), layout.tileSize, 'float32', encoding));
       }
       levels.push({ width, height, tiles: await Promise.all(encoded) });
     }
