@@ -108,9 +108,11 @@ export function sstWorkload(): Record<string, unknown> {
 
 const encoder = new TextEncoder();
 
-async function compileForBench(dataDir: string, process: Record<string, unknown>, name: string): Promise<{ tasks: BenchTaskSpec[]; outputs: string[] }> {
-  const compiled = await compileProcess(process, { catalog: new Catalog(dataDir), registry: defaultProcessRegistry(), target: { jobId: name, outputDir: `bench/out/${name}-${Date.now()}` } });
+async function compileForBench(dataDir: string, process: Record<string, unknown>, name: string): Promise<{ tasks: BenchTaskSpec[]; outputs: string[]; outputDir: string }> {
+  const outputDir = `bench/out/${name}-${Date.now()}`;
+  const compiled = await compileProcess(process, { catalog: new Catalog(dataDir), registry: defaultProcessRegistry(), target: { jobId: name, outputDir } });
   return {
+    outputDir,
     outputs: compiled.outputs,
     tasks: compiled.tasks.map((t) => ({ key: t.key, op: t.op, args: encoder.encode(encodeTaskArgs(t.args)), deps: t.deps, priority: t.priority, estBytes: Math.round(t.estBytes) })),
   };
@@ -147,6 +149,8 @@ async function runWorkload(dataDir: string, name: string, workload: () => Record
     for (let run = 0; run < WORKLOAD_RUNS; run++) {
       const graph = await compileForBench(dataDir, workload(), `${name}-${run}`);
       times.push(await cluster.submit(`bench-${name}-${run}`, graph));
+      // Results of earlier runs would only fill the disk (and the page cache) of later ones.
+      rmSync(join(dataDir, graph.outputDir), { recursive: true, force: true });
     }
     return { times, peakWorkerBytes: cluster.takePeakWorkerMemory() };
   } finally {

@@ -19,14 +19,15 @@ function toFloat(raw: TypedArray, nodata: number | null, scale: number, offset: 
   const out = new Float32Array(raw.length);
   const identity = scale === 1 && offset === 0;
   const hasNodata = nodata !== null && !Number.isNaN(nodata);
+  const nan = NaN; // a local: see samplesToFloat (nd-array.ts)
   for (let i = 0; i < raw.length; i++) {
     const v = raw[i]!;
     if ((hasNodata && v === nodata) || Number.isNaN(v)) {
-      out[i] = NaN;
+      out[i] = nan;
       continue;
     }
     const value = identity ? v : v * scale + offset;
-    out[i] = validRange !== null && (value < validRange[0] || value > validRange[1]) ? NaN : value;
+    out[i] = validRange !== null && (value < validRange[0] || value > validRange[1]) ? nan : value;
   }
   return out;
 }

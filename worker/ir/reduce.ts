@@ -202,6 +202,7 @@ function sumOfPlanes(planes: Float32Array[], out: Float32Array, mean: boolean): 
   // Sums stay in float64 until the store, so more planes than one pass takes go through the general loop.
   if (planes.length === 4) return sumOf4(planes[0]!, planes[1]!, planes[2]!, planes[3]!, out, mean);
   const count = planes.length;
+  const nan = NaN; // a local: see samplesToFloat (nd-array.ts)
   for (let i = 0; i < out.length; i++) {
     let sum = 0;
     let valid = 0;
@@ -212,11 +213,12 @@ function sumOfPlanes(planes: Float32Array[], out: Float32Array, mean: boolean): 
         valid++;
       }
     }
-    out[i] = valid === 0 ? NaN : mean ? sum / valid : sum;
+    out[i] = valid === 0 ? nan : mean ? sum / valid : sum;
   }
 }
 
 function sumOf4(a: Float32Array, b: Float32Array, c: Float32Array, d: Float32Array, out: Float32Array, mean: boolean): void {
+  const nan = NaN; // a local: see samplesToFloat (nd-array.ts)
   for (let i = 0; i < out.length; i++) {
     let sum = 0;
     let valid = 0;
@@ -228,7 +230,7 @@ function sumOf4(a: Float32Array, b: Float32Array, c: Float32Array, d: Float32Arr
     if (v === v) { sum += v; valid++; }
     v = d[i]!;
     if (v === v) { sum += v; valid++; }
-    out[i] = valid === 0 ? NaN : mean ? sum / valid : sum;
+    out[i] = valid === 0 ? nan : mean ? sum / valid : sum;
   }
 }
 
@@ -476,16 +478,17 @@ function accumulate(state: Float64Array, reducer: Reducer, n: number, j: number,
 
 function finalizeState(state: Float64Array, reducer: Reducer, n: number): FloatArray {
   const out = new Float64Array(n);
+  const nan = NaN; // a local: see samplesToFloat (nd-array.ts)
   for (let j = 0; j < n; j++) {
     switch (reducer) {
       case 'mean':
-        out[j] = state[n + j] === 0 ? NaN : state[j]! / state[n + j]!;
+        out[j] = state[n + j] === 0 ? nan : state[j]! / state[n + j]!;
         break;
       case 'sum':
       case 'product':
       case 'min':
       case 'max':
-        out[j] = state[n + j] === 0 ? NaN : state[j]!;
+        out[j] = state[n + j] === 0 ? nan : state[j]!;
         break;
       case 'count':
         out[j] = state[j]!;
@@ -493,13 +496,13 @@ function finalizeState(state: Float64Array, reducer: Reducer, n: number): FloatA
       case 'variance':
       case 'sd': {
         const count = state[j]!;
-        const variance = count < 2 ? NaN : state[2 * n + j]! / (count - 1);
+        const variance = count < 2 ? nan : state[2 * n + j]! / (count - 1);
         out[j] = reducer === 'sd' ? Math.sqrt(variance) : variance;
         break;
       }
       case 'first':
       case 'last':
-        out[j] = state[n + j] === 0 ? NaN : state[j]!;
+        out[j] = state[n + j] === 0 ? nan : state[j]!;
         break;
       default:
         throw new DimensionError(`${reducer} cannot be finalized`);
