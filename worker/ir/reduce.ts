@@ -153,12 +153,19 @@ function finalFloat32(parts: { data: Float32Array; length: number }[], reducer: 
  */
 
 function maxOfPlanes(planes: Float32Array[], out: Float32Array): void {
+  inGroupsOfFour(planes, out, maxOf4);
+}
+
+/**
+ * Runs `fold` over the planes four at a time: the first four, then `out` with the next three, and
+ * so on. A short group repeats a plane, which leaves a maximum or a minimum unchanged.
+ */
+function inGroupsOfFour(planes: Float32Array[], out: Float32Array, fold: (a: Float32Array, b: Float32Array, c: Float32Array, d: Float32Array, out: Float32Array) => void): void {
   if (planes.length === 0) out.fill(NaN);
   for (let first = 0; first < planes.length; first += first === 0 ? 4 : 3) {
-    // A short group repeats a plane, which leaves a maximum unchanged.
     const a = first === 0 ? planes[0]! : out;
     const rest = planes.slice(first === 0 ? 1 : first, first === 0 ? 4 : first + 3);
-    maxOf4(a, rest[0] ?? a, rest[1] ?? a, rest[2] ?? a, out);
+    fold(a, rest[0] ?? a, rest[1] ?? a, rest[2] ?? a, out);
   }
 }
 
@@ -177,12 +184,7 @@ function maxOf4(a: Float32Array, b: Float32Array, c: Float32Array, d: Float32Arr
 }
 
 function minOfPlanes(planes: Float32Array[], out: Float32Array): void {
-  if (planes.length === 0) out.fill(NaN);
-  for (let first = 0; first < planes.length; first += first === 0 ? 4 : 3) {
-    const a = first === 0 ? planes[0]! : out;
-    const rest = planes.slice(first === 0 ? 1 : first, first === 0 ? 4 : first + 3);
-    minOf4(a, rest[0] ?? a, rest[1] ?? a, rest[2] ?? a, out);
-  }
+  inGroupsOfFour(planes, out, minOf4);
 }
 
 function minOf4(a: Float32Array, b: Float32Array, c: Float32Array, d: Float32Array, out: Float32Array): void {

@@ -60,8 +60,7 @@ export const saveCogTile: KernelDefinition = {
     const { window, tileSize } = args;
     const region = cutWindow(arrayInputs(inputs), args.parts, window);
     const encoding = resolveTileEncoding('float32', args.encoding);
-    const full = window.width === tileSize && window.height === tileSize;
-    const encoded = encodeTile(full ? region : extractTile(region, window.width, window.height, 0, 0, tileSize, NaN), tileSize, 'float32', encoding, { transient: true });
+    const encoded = encodeWindowTile(region, window.width, window.height, tileSize, encoding);
     const pieces: TileInfo['pieces'] = [];
     const raw: Float32Array[] = [];
     let level = { data: region, width: window.width, height: window.height };
@@ -82,6 +81,12 @@ export const saveCogTile: KernelDefinition = {
     return { chunk: { kind: 'json', value: info } };
   },
 };
+
+/** Encodes a `width` x `height` block as one tile, padded with NaN when it is an edge tile; the bytes are written out at once. */
+function encodeWindowTile(data: Float32Array, width: number, height: number, tileSize: number, encoding: TileEncoding): Uint8Array {
+  const full = width === tileSize && height === tileSize;
+  return encodeTile(full ? data : extractTile(data, width, height, 0, 0, tileSize, NaN), tileSize, 'float32', encoding, { transient: true });
+}
 
 /**
  * Writes a part under a temporary name and renames it: a task run again (its worker was lost)
@@ -202,9 +207,7 @@ export const saveCogOverviewTile: KernelDefinition = {
     const region = { x: col * tileSize, y: row * tileSize, width: Math.min(tileSize, args.levelWidth - col * tileSize), height: Math.min(tileSize, args.levelHeight - row * tileSize) };
     // Sparse: only the sources are set; `forEach` in mosaic skips the holes.
     const data = mosaic(infos, args.tileCols, tileSize, 1, region, (index, piece) => readPiece(resolveDataPath(context.dataDir, infos[index]!.part), piece));
-    const full = region.width === tileSize && region.height === tileSize;
-    const encoding = resolveTileEncoding('float32', args.encoding);
-    const encoded = encodeTile(full ? data : extractTile(data, region.width, region.height, 0, 0, tileSize, NaN), tileSize, 'float32', encoding, { transient: true });
+    const encoded = encodeWindowTile(data, region.width, region.height, tileSize, resolveTileEncoding('float32', args.encoding));
     const part = join(tilePartsDir(args.path), `o1-${row}-${col}.part`);
     writePart(resolveDataPath(context.dataDir, part), [encoded]);
     const info: OverviewTileInfo = { part, encodedLength: encoded.byteLength };
